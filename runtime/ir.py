@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import EdgeRNNError
+
 #: storage dtypes of constant tensors, and the numpy dtype of their raw data
 STORAGE_DTYPES: dict[str, np.dtype] = {
     "f32": np.dtype("<f4"),
@@ -69,7 +71,7 @@ def reorder_gates(w: np.ndarray, src: str, dst: str, axis: int = 0) -> np.ndarra
     return np.concatenate([blocks[src.index(ch)] for ch in dst], axis=axis)
 
 
-class GraphError(ValueError):
+class GraphError(EdgeRNNError, ValueError):
     """A graph is malformed: a dangling name, a shape that does not fit an op."""
 
 

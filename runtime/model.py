@@ -1,0 +1,78 @@
+"""Model: an immutable, verified graph with its plan; the factory of streams."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFormatError
+from .ir import Graph, GraphError
+from .plan import Plan
+from .stream import Stream
+from .weightfile import load_graph
+from .weightfile import save as _save
+
+
+class Model:
+    """A loaded model.  Immutable and shareable: streams hold all mutable state."""
+
+    def __init__(self, graph: Graph, *, source: str | None = None) -> None:
+        self.graph = graph
+        self.source = source
+        self.plan = Plan(graph)
+
+    @property
+    def inputs(self) -> dict[str, tuple[int, ...]]:
+        """Input names and their frame shapes."""
+        return {v.name: v.shape for v in self.graph.inputs}
+
+    @property
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        """Output names and their frame shapes."""
+        return {name: self.graph.shape(name) for name in self.graph.outputs}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.graph.metadata)
+
+    @property
+    def labels(self) -> list[str] | None:
+        """Class labels stored with the model, if any."""
+        labels = self.graph.metadata.get("labels")
+        return list(labels) if labels else None
+
+    def stream(self) -> Stream:
+        """A new stream with zero (initial) state; frames have no batch axis."""
+        return Stream(self.plan)
+
+    def streams(self, n: int) -> Stream:
+        """``n`` independent streams advanced together; frames are ``(n, *frame_shape)``."""
+        return Stream(self.plan, batch=n)
+
+    def run(self, frames: Any, **inputs: Any) -> np.ndarray | dict:
+        """Run a whole sequence through a fresh stream."""
+        return self.stream().run(frames, **inputs)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return _save(self.graph, path)
+
+    def __repr__(self) -> str:
+        ops = ", ".join(op.kind for op in self.graph.ops)
+        return f"<edgernn.Model {self.inputs} -> {self.outputs}: {ops}>"
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Load an ``.ern`` file (memory-mapped); raise ModelFormatError if it is unusable."""
+    graph = load_graph(path)
+    try:
+        return Model(graph, source=str(path))
+    except GraphError as e:
+        raise ModelFormatError(f"{path}: the model is inconsistent ({e}). Re-convert it.") from None
+
+
+def save(graph: Graph | Model, path: str | os.PathLike) -> Path:
+    """Write a graph (or a model's graph) as an ``.ern`` file."""
+    return _save(graph.graph if isinstance(graph, Model) else graph, path)

@@ -1,0 +1,174 @@
+"""Graph -> execution plan: verified shapes, float weights, frame schedule, state layout.
+
+A :class:`Plan` is built once per model and shared by every stream.  It holds
+nothing mutable.  :class:`Program` binds a plan to one stream's state, a batch
+size B and a chunk capacity T: it allocates every activation buffer once and
+turns each op into a call of its jitted kernel on preallocated views.
+
+Schedules: a value is produced at global frames ``n >= offset`` with
+``(n - offset) % period == 0``.  Graph inputs have (1, 0); a Conv with stride s
+and delay d turns (p, o) into (p*s, o + p*d); every other op keeps its input's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bindings
+from .ir import Graph, GraphError, Op, Tensor
+from .shapes import check_graph
+
+STATEFUL = {"LSTM", "GRU", "RNN", "Conv"}
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One per-stream state array: ``(B, *shape)`` of ``dtype``, reset to ``init``."""
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: type
+    init: np.ndarray | None  # broadcast over the batch; None = zeros
+
+
+def _float_const(t: Tensor) -> np.ndarray:
+    if t.dtype == "f32" and t.data.flags.c_contiguous:
+        return t.data.reshape(t.shape)
+    return np.ascontiguousarray(t.to_float(), dtype=np.float32)
+
+
+def emissions(n0: int, count: int, period: int, offset: int) -> int:
+    """How many frames n in [n0, n0 + count) satisfy n >= offset, (n - offset) % period == 0."""
+    if period == 1 and offset == 0:
+        return count
+
+    def upto(n: int) -> int:  # emissions in [0, n)
+        return 0 if n <= offset else (n - offset - 1) // period + 1
+
+    return upto(n0 + count) - upto(n0)
+
+
+class Plan:
+    """The immutable, verified, shareable half of a model."""
+
+    def __init__(self, graph: Graph) -> None:
+        graph.validate()
+        check_graph(graph)
+        self.graph = graph
+        self.consts = {name: _float_const(t) for name, t in graph.consts.items()}
+        self.schedule = self._schedule()
+        self.states = self._state_specs()
+        rates = {self.schedule[o] for o in graph.outputs}
+        if len(rates) > 1:
+            raise GraphError(f"graph outputs are produced at different frame rates: {rates}")
+        self.output_schedule = rates.pop() if rates else (1, 0)
+        self.frame_by_frame = bool(graph.states)
+
+    def _schedule(self) -> dict[str, tuple[int, int]]:
+        g = self.graph
+        sched = {v.name: (1, 0) for v in g.inputs} | {s.input: (1, 0) for s in g.states}
+        for op in g.ops:
+            ins = {sched[n] for n in op.inputs if n and n not in g.consts}
+            if len(ins) != 1:
+                raise GraphError(f"op {op.name!r}: inputs at different frame rates {ins}"
+                                 if ins else f"op {op.name!r} has no time-varying input")
+            period, offset = ins.pop()
+            if op.kind == "Conv":
+                offset += period * int(op.attr("delay"))
+                period *= int(op.attr("stride"))
+            sched[op.outputs[0]] = (period, offset)
+        for s in g.states:
+            if sched[s.output] != (1, 0):
+                raise GraphError(f"state output {s.output!r} is not produced every frame")
+        return sched
+
+    def _init(self, op: Op, index: int) -> np.ndarray | None:
+        name = op.inputs[index] if index < len(op.inputs) else ""
+        return self.consts[name].reshape(-1) if name else None
+
+    def _state_specs(self) -> list[StateSpec]:
+        g, specs = self.graph, []
+        for op in g.ops:
+            w = g.shape(op.inputs[1]) if op.kind in STATEFUL else ()
+            out = g.shape(op.outputs[0])
+            if op.kind == "LSTM":
+                specs.append(StateSpec(f"{op.name}/h", out, np.float32, self._init(op, 7)))
+                specs.append(StateSpec(f"{op.name}/c", (w[0] // 4,), np.float32, self._init(op, 8)))
+            elif op.kind in ("GRU", "RNN"):
+                h0 = 5 if op.kind == "GRU" else 4
+                specs.append(StateSpec(f"{op.name}/h", out, np.float32, self._init(op, h0)))
+            elif op.kind == "Conv":
+                x = g.shape(op.inputs[0])
+                frames = (w[2] - 1) * int(op.attr("dilation")) + 1
+                hist = (frames, x[0], x[1] if len(x) == 2 else 1)
+                specs.append(StateSpec(f"{op.name}/hist", hist, np.float32, None))
+                specs.append(StateSpec(f"{op.name}/count", (), np.int64, None))
+        for s in g.states:
+            init = self.consts[s.init].reshape(-1) if s.init else None
+            specs.append(StateSpec(f"state/{s.input}", tuple(s.shape), np.float32, init))
+        return specs
+
+    def new_state(self, batch: int) -> dict[str, np.ndarray]:
+        """Fresh state arrays for ``batch`` streams, at their initial values."""
+        state = {s.key: np.zeros((batch, *s.shape), dtype=s.dtype) for s in self.states}
+        reset_state(self, state)
+        return state
+
+    def capacity(self, name: str, frames: int) -> int:
+        """Rows a buffer of value ``name`` needs for a chunk of ``frames`` input frames."""
+        period, _ = self.schedule[name]
+        return frames if period == 1 else -(-frames // period) + 1
+
+
+def reset_state(plan: Plan, state: dict[str, np.ndarray]) -> None:
+    """Put every state array back to its initial value, in place."""
+    for s in plan.states:
+        arr = state[s.key]
+        if s.init is None:
+            arr.fill(0)
+        else:
+            arr[...] = s.init.reshape(s.shape)
+
+
+class Program:
+    """A plan bound to one stream's state, B streams and a chunk capacity of T frames."""
+
+    def __init__(self, plan: Plan, state: dict[str, np.ndarray], batch: int, frames: int):
+        self.plan, self.batch, self.frames = plan, batch, frames
+        g = plan.graph
+        self.buffers: dict[str, np.ndarray] = {}
+        for v in (*g.inputs, *(g.values[s.input] for s in g.states)):
+            self.buffers[v.name] = np.zeros((frames, batch, *v.shape), dtype=np.float32)
+        ctx = bindings.Context(plan, self.buffers, state, batch, frames)
+        self.calls: list[tuple[Callable[[int], int], str, str]] = []
+        for op in g.ops:
+            call = bindings.bind(op, ctx)
+            src = next(n for n in op.inputs if n and n not in g.consts)
+            self.calls.append((call, src, op.outputs[0]))
+        self.state_io = [(state[f"state/{s.input}"], self.buffers[s.input][0],
+                          self.buffers[s.output]) for s in g.states]
+        self.uniform = all(plan.schedule[v] == (1, 0) for v in plan.schedule)
+        self.inputs = {v.name: self.buffers[v.name] for v in g.inputs}
+
+    def execute(self, n: int) -> int:
+        """Run every op on the first ``n`` frames of the input buffers; return output frames."""
+        for st, buf, _ in self.state_io:
+            buf[...] = st
+        if self.uniform:
+            for call, _, _ in self.calls:
+                call(n)
+        else:
+            counts = dict.fromkeys(self.inputs, n)
+            for call, src, dst in self.calls:
+                counts[dst] = call(counts[src]) if counts[src] else 0
+            n = counts[self.plan.graph.outputs[0]] if self.plan.graph.outputs else n
+        for st, _, out in self.state_io:
+            st[...] = out[0]
+        return n
+
+    def output(self, name: str, n: int) -> np.ndarray:
+        """View of the first ``n`` produced frames of output ``name``: (n, B, *shape)."""
+        return self.buffers[name][:n]
