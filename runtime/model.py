@@ -23,6 +23,12 @@ class Model:
         self.graph = graph
         self.source = source
         self.plan = Plan(graph)
+        try:  # bind once: every index map and kernel argument is checked at load time
+            Stream(self.plan)
+        except GraphError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            raise GraphError(f"the graph cannot be bound to kernels: {e}") from None
 
     @property
     def inputs(self) -> dict[str, tuple[int, ...]]:

@@ -149,8 +149,33 @@ INFER: dict[str, Callable[[Op, list], Shape]] = {
 }
 
 
+def _check_attrs(op: Op) -> None:
+    """Enumerated attributes must name something the kernels implement."""
+    from .kernels.activations import ACTIVATIONS
+    from .kernels.elementwise import BINARY, UNARY
+    from .kernels.normalize import REDUCE
+
+    table = {"Unary": UNARY, "Binary": BINARY, "Reduce": REDUCE}.get(op.kind)
+    if table is not None:
+        _need(op.attr("fn") in table, op, f"unknown function {op.attr('fn')!r}; "
+                                          f"supported: {', '.join(sorted(table))}")
+    if op.kind in ("LSTM", "GRU", "RNN"):
+        acts = op.attr("activations")
+        _need(len(acts) == {"LSTM": 3, "GRU": 2, "RNN": 1}[op.kind], op,
+              f"needs {dict(LSTM=3, GRU=2, RNN=1)[op.kind]} activations, got {acts}")
+        for a in acts:
+            _need(a in ACTIVATIONS, op, f"unknown activation {a!r}")
+        for key in ("activation_alpha", "activation_beta"):
+            _need(len(op.attr(key)) in (0, len(acts)), op, f"{key} must align with activations")
+        _need(float(op.attr("clip")) >= 0, op, "clip must be >= 0")
+
+
 def infer_op(op: Op, shapes: list[Shape | None], consts: dict | None = None) -> Shape:
     """The output frame shape of ``op`` given its input shapes (None for absent optionals)."""
+    try:
+        _check_attrs(op)
+    except (TypeError, ValueError) as e:
+        raise GraphError(f"op {op.name!r} ({op.kind}): bad attribute ({e})") from None
     if op.kind == "Gather":
         _need(consts is not None and op.inputs[1] in consts, op, "indices must be a constant")
         idx = consts[op.inputs[1]].to_float().astype(np.int64)
@@ -163,7 +188,12 @@ def check_graph(graph: Graph) -> None:
     """Infer every op's output shape and compare with the declared one."""
     for op in graph.ops:
         shapes = [graph.shape(n) if n else None for n in op.inputs]
-        got = infer_op(op, shapes, dict(graph.consts))
+        try:
+            got = infer_op(op, shapes, dict(graph.consts))
+        except GraphError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            raise GraphError(f"op {op.name!r} ({op.kind}): bad attributes ({e})") from None
         declared = graph.values[op.outputs[0]].shape
         if tuple(got) != tuple(declared):
             raise GraphError(f"op {op.name!r} ({op.kind}): output {op.outputs[0]!r} is declared "
