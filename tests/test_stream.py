@@ -33,7 +33,7 @@ def add_torch_lstm(b: GraphBuilder, x: str, lstm: torch.nn.LSTM) -> str:
 
 def add_torch_gru(b: GraphBuilder, x: str, gru: torch.nn.GRU) -> str:
     for k in range(gru.num_layers):
-        g = lambda n: np_(getattr(gru, f"{n}_l{k}"))  # noqa: E731
+        g = lambda n, k=k: np_(getattr(gru, f"{n}_l{k}"))  # noqa: E731
         x = b.gru(x, g("weight_ih"), g("weight_hh"), g("bias_ih"), g("bias_hh"),
                   gate_order="rzn", linear_before_reset=True)
     return x
@@ -97,7 +97,7 @@ def test_rnn_matches_torch(nonlinearity):
     b = GraphBuilder()
     h = b.input("x", (7,))
     for k in range(2):
-        g = lambda n: np_(getattr(rnn, f"{n}_l{k}"))  # noqa: E731
+        g = lambda n, k=k: np_(getattr(rnn, f"{n}_l{k}"))  # noqa: E731
         h = b.rnn(h, g("weight_ih"), g("weight_hh"), g("bias_ih") + g("bias_hh"),
                   activation=nonlinearity.capitalize())
     b.output(h, "y")
