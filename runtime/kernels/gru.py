@@ -1,0 +1,85 @@
+"""Float32 GRU over a chunk of T frames and B streams (ONNX GRU semantics).
+
+Canonical layout (see :mod:`edgernn.ir`): gate rows ``z, r, h``.  With ``f, g``
+the two activations and ``clip(v)`` = ``v`` clipped to ``[-clip, clip]`` if ``clip > 0``::
+
+    z = f(clip(x Wz + wbz + h Rz + rbz))      r = f(clip(x Wr + wbr + h Rr + rbr))
+    linear_before_reset:   h~ = g(clip(x Wh + wbh + r * (h Rh + rbh)))      (PyTorch, Keras)
+    otherwise:             h~ = g(clip(x Wh + wbh + (r * h) Rh + rbh))
+    h' = (1 - z) * h~ + z * h
+
+The input projection ``x W^T + wb`` runs for all T frames in one pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernel
+from .activations import apply_activation
+from .linalg import dense, gemv_add
+from .lstm import clip_inplace
+
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+
+
+@kernel
+def _gates_zr(g, rh, n, clip, act, alpha, beta):
+    """g[:2n] <- f(clip(g[:2n] + rh[:2n])) = (z, r).   g, rh f32[3n]."""
+    for j in range(2 * n):
+        g[j] += rh[j]
+    zr = g[: 2 * n]
+    if clip > _ZERO:
+        clip_inplace(zr, clip)
+    apply_activation(zr, act, alpha, beta)
+
+
+@kernel
+def _step(g, rh, r, rb, h, linear_before_reset, clip, acts, alphas, betas):
+    """One GRU frame of one stream.  g f32[3H] = x W^T + wb (destroyed);
+    rh f32[3H] scratch; r f32[3H, H]; rb f32[3H]|[0]; h f32[H] (in/out)."""
+    n = h.shape[0]
+    if rb.shape[0] > 0:
+        rh[:] = rb
+    else:
+        rh[:] = _ZERO
+    gh = g[2 * n :]
+    if linear_before_reset:
+        gemv_add(r, h, rh)
+        _gates_zr(g, rh, n, clip, acts[0], alphas[0], betas[0])
+        for j in range(n):
+            gh[j] += g[n + j] * rh[2 * n + j]
+    else:
+        gemv_add(r[: 2 * n], h, rh[: 2 * n])
+        _gates_zr(g, rh, n, clip, acts[0], alphas[0], betas[0])
+        rh_r = rh[n : 2 * n]  # reused to hold r * h
+        for j in range(n):
+            rh_r[j] = g[n + j] * h[j]
+        gemv_add(r[2 * n :], rh_r, rh[2 * n :])
+        for j in range(n):
+            gh[j] += rh[2 * n + j]
+    if clip > _ZERO:
+        clip_inplace(gh, clip)
+    apply_activation(gh, acts[1], alphas[1], betas[1])
+    for j in range(n):
+        z = g[j]
+        h[j] = (_ONE - z) * gh[j] + z * h[j]
+
+
+@kernel
+def gru_seq(x, w, r, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
+    """Run T frames of B streams through one GRU layer, updating h in place.
+
+    x f32[T, B, I]; w f32[3H, I]; r f32[3H, H]; wb f32[3H]|[0]; rb f32[3H]|[0];
+    h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
+    scratch xw f32[T, B, 3H], rh f32[3H]; linear_before_reset bool; clip f32 (0 = off);
+    acts i64[2] (f, g codes), alphas f32[2], betas f32[2].
+    """
+    n_t, n_b, n_in = x.shape
+    n_h = h.shape[1]
+    dense(x.reshape((n_t * n_b, n_in)), w, wb, xw.reshape((n_t * n_b, 3 * n_h)))
+    for t in range(n_t):
+        for s in range(n_b):
+            _step(xw[t, s], rh, r, rb, h[s], linear_before_reset, clip, acts, alphas, betas)
+        y[t] = h
