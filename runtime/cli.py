@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _print_frames(out, model.labels, args.every)
     print(f"# {len(frames)} frames in {dt * 1e3:.1f} ms ({dt / max(len(frames), 1) * 1e6:.1f} "
-          f"µs/frame, including compile on first use)", file=sys.stderr)
+          f"µs/frame, including kernel loading)", file=sys.stderr)
     return 0
 
 
@@ -123,8 +123,10 @@ def cmd_warmup(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     compiled = warmup(args.models)
-    print(f"compiled and cached {compiled} kernel signatures in "
-          f"{time.perf_counter() - t0:.1f} s")
+    from .kernels import CACHE_DIR
+
+    print(f"{compiled} kernel signatures ready in {time.perf_counter() - t0:.1f} s "
+          f"(cache: {CACHE_DIR})")
     return 0
 
 
