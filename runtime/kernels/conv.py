@@ -71,19 +71,18 @@ def _dot_rows(w2, col, bias, y, co0, nco, fo):
 
 
 @kernel
-def _gather_col(hb, n, dilation, ci0, cg, kf, fo0, fdilation, col):
+def _gather_col(hb, pos, ci0, cg, kf, fo0, fdilation, col):
     """Gather the taps of one output position, in the weight's (ci, k, kf) order.
 
-    hb (L, Cin, Fin) one stream's ring, frame n in slot n % L; col (Cg*Kt*Kf,):
-    col[(ci*Kt + k)*Kf + j] = frame n-(Kt-1-k)*dilation [ci0+ci, fo0 + j*fdilation],
+    hb (L, Cin, Fin) one stream's ring; pos (Kt,) ring slot of each tap;
+    col (Cg*Kt*Kf,): col[(ci*Kt + k)*Kf + j] = hb[pos[k], ci0+ci, fo0 + j*fdilation],
     zero outside [0, Fin).
     """
-    ring = hb.shape[0]
     fin = hb.shape[2]
-    kt = col.shape[0] // (cg * kf)
+    kt = pos.shape[0]
     zero = np.float32(0.0)
     for k in range(kt):
-        fr = hb[(n + ring - (kt - 1 - k) * dilation) % ring]
+        fr = hb[pos[k]]
         if kf == 1 and fin == 1:
             for ci in range(cg):
                 col[ci * kt + k] = fr[ci0 + ci, 0]
@@ -97,28 +96,28 @@ def _gather_col(hb, n, dilation, ci0, cg, kf, fo0, fdilation, col):
 
 
 @kernel
-def _emit(hb, n, dilation, w2, b, yb, groups, kf, fstride, fdilation, fpad0, col):
+def _emit(hb, pos, w2, b, yb, groups, kf, fstride, fdilation, fpad0, col):
     """One output frame of one stream, any groups: im2col then one dot per output.
 
-    hb (L, Cin, Fin) ring; w2 (Cout, Cg*Kt*Kf) weight rows; b (Cout,) or (0,);
-    yb (Cout, Fout) output; col (Cg*Kt*Kf,) scratch.
+    hb (L, Cin, Fin) ring; pos (Kt,) ring slot of each tap; w2 (Cout, Cg*Kt*Kf) weight
+    rows; b (Cout,) or (0,); yb (Cout, Fout) output; col (Cg*Kt*Kf,) scratch.
     """
     cout, fout = yb.shape
     cg = hb.shape[1] // groups
     og = cout // groups
     for fo in range(fout):
         for g in range(groups):
-            _gather_col(hb, n, dilation, g * cg, cg, kf, fo * fstride - fpad0, fdilation, col)
+            _gather_col(hb, pos, g * cg, cg, kf, fo * fstride - fpad0, fdilation, col)
             _dot_rows(w2, col, b, yb, g * og, og, fo)
 
 
 @kernel
-def _emit_depthwise_1d(hb, n, dilation, w2, b, yb):
+def _emit_depthwise_1d(hb, pos, w2, b, yb):
     """Depthwise 1-D conv (groups = Cin, Fin = Fout = Kf = 1), output channels innermost.
 
-    hb (L, Cin, 1) ring; w2 (Cout, Kt); b (Cout,) or (0,); yb (Cout, 1).
+    hb (L, Cin, 1) ring; pos (Kt,) ring slot of each tap; w2 (Cout, Kt);
+    b (Cout,) or (0,); yb (Cout, 1).
     """
-    ring = hb.shape[0]
     cin = hb.shape[1]
     cout, kt = w2.shape
     mult = cout // cin
@@ -128,7 +127,7 @@ def _emit_depthwise_1d(hb, n, dilation, w2, b, yb):
     else:
         y[:] = np.float32(0.0)
     for k in range(kt):
-        fr = hb[(n + ring - (kt - 1 - k) * dilation) % ring].reshape(cin)
+        fr = hb[pos[k]].reshape(cin)
         if mult == 1:
             for c in range(cout):
                 y[c] += w2[c, k] * fr[c]
@@ -138,28 +137,35 @@ def _emit_depthwise_1d(hb, n, dilation, w2, b, yb):
 
 
 @kernel
-def _emit_depthwise(hb, n, dilation, w, b, yb, fstride, fdilation, fpad0):
+def _emit_depthwise(hb, pos, w, b, yb, fstride, fdilation, fpad0):
     """Depthwise conv over (time, freq), frequencies innermost.
 
-    hb (L, Cin, Fin) ring; w (Cout, 1, Kt, Kf); b (Cout,) or (0,); yb (Cout, Fout).
+    hb (L, Cin, Fin) ring; pos (Kt,) ring slot of each tap; w (Cout, 1, Kt, Kf);
+    b (Cout,) or (0,); yb (Cout, Fout).
     """
-    ring, cin, fin = hb.shape
+    cin, fin = hb.shape[1], hb.shape[2]
     cout, _, kt, kf = w.shape
     fout = yb.shape[1]
     mult = cout // cin
     for c in range(cout):
-        yc = yb[c]
-        yc[:] = b[c] if b.shape[0] > 0 else np.float32(0.0)
-        for k in range(kt):
-            src = hb[(n + ring - (kt - 1 - k) * dilation) % ring, c // mult]
-            for j in range(kf):
+        yb[c, :] = b[c] if b.shape[0] > 0 else np.float32(0.0)
+    for j in range(kf):
+        off = j * fdilation - fpad0  # input frequency read by output 0
+        lo = 0 if off >= 0 else (fstride - 1 - off) // fstride
+        hi = min(fout, (fin - 1 - off) // fstride + 1) if fin - 1 - off >= 0 else 0
+        if hi <= lo:
+            continue
+        for c in range(cout):
+            ys = yb[c, lo:hi]
+            for k in range(kt):
                 wv = w[c, 0, k, j]
-                off = j * fdilation - fpad0  # input freq of output 0
-                lo = 0 if off >= 0 else (-off + fstride - 1) // fstride
-                hi = min(fout, (fin - 1 - off) // fstride + 1) if fin - 1 - off >= 0 else 0
-                for i in range(hi - lo):
-                    fo = lo + i
-                    yc[fo] += wv * src[fo * fstride + off]
+                xs = hb[pos[k], c // mult, lo * fstride + off:]
+                if fstride == 1:
+                    for i in range(hi - lo):
+                        ys[i] += wv * xs[i]
+                else:
+                    for i in range(hi - lo):
+                        ys[i] += wv * xs[i * fstride]
 
 
 @kernel
@@ -180,6 +186,7 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
     depthwise = cg == 1 and groups > 1
     flat = fin == 1 and fout == 1 and kf == 1
     col = np.empty(cg * kt * kf, dtype=np.float32)
+    pos = np.empty(kt, dtype=np.int64)
     m = 0
     for t in range(t_len):
         n = count[0]
@@ -189,14 +196,15 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
             count[bi] = n + 1
         if n < delay or (n - delay) % stride != 0:
             continue
+        for k in range(kt):  # ring slot of tap k: frame n - (Kt-1-k)*dilation
+            pos[k] = (n + ring - (kt - 1 - k) * dilation) % ring
         for bi in range(nb):
             if depthwise and flat:
-                _emit_depthwise_1d(hist[bi], n, dilation, w2, b, y[m, bi])
+                _emit_depthwise_1d(hist[bi], pos, w2, b, y[m, bi])
             elif depthwise:
-                _emit_depthwise(hist[bi], n, dilation, w, b, y[m, bi], fstride, fdilation,
-                                fpad0)
+                _emit_depthwise(hist[bi], pos, w, b, y[m, bi], fstride, fdilation, fpad0)
             else:
-                _emit(hist[bi], n, dilation, w2, b, y[m, bi], groups, kf, fstride, fdilation,
-                      fpad0, col)
+                _emit(hist[bi], pos, w2, b, y[m, bi], groups, kf, fstride, fdilation, fpad0,
+                      col)
         m += 1
     return m
