@@ -174,8 +174,9 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
     """Stream T frames through a conv causal over time; return the output frames written.
 
     x (T, B, Cin, Fin); w (Cout, Cin/groups, Kt, Kf); b (Cout,) or (0,);
-    hist (B, L, Cin, Fin) ring of the last L = (Kt-1)*dilation + 1 frames, zeros at start;
-    count (B,) frames seen per stream (equal across streams), advanced by T;
+    hist (B, L, Cin, Fin) ring of the last L >= (Kt-1)*dilation + 1 frames, zeros at start;
+    count (B,) frames seen per stream (streams step in lockstep: count[0] decides when
+    to emit for all), advanced by T;
     y (M, B, Cout, Fout), M >= ceil(T/stride) + 1; returns M' <= M, outputs in y[:M'].
     """
     t_len, nb, cin, fin = x.shape

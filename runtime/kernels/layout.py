@@ -18,7 +18,10 @@ from . import kernel
 
 @kernel
 def gather(x, idx, fill, y):
-    """y[n, m] = x[n, idx[m]], or fill where idx[m] < 0. x (N, K), idx (M,) int64, y (N, M)."""
+    """y[n, m] = x[n, idx[m]], or fill where idx[m] < 0.
+
+    x (N, K), idx (M,) int64, y (N, M); y must not alias x.
+    """
     nrows = x.shape[0]
     mout = idx.shape[0]
     f = np.float32(fill)
@@ -32,7 +35,10 @@ def gather(x, idx, fill, y):
 
 @kernel
 def scatter(x, idx, y):
-    """y[n, idx[k]] = x[n, k]. x (N, K), idx (K,) int64, y (N, M); other y untouched."""
+    """y[n, idx[k]] = x[n, k]. x (N, K), idx (K,) int64, y (N, M); other y untouched.
+
+    y must not alias x.
+    """
     nrows = x.shape[0]
     k_in = idx.shape[0]
     for n in range(nrows):
