@@ -388,3 +388,35 @@ def test_gru_reference_vs_onnxruntime(case):
                       kw.get("betas"))
     assert_close(Y, Yr)
     assert_close(Yh, Yhr)
+
+
+# --- odd and degenerate shapes (row tails of the 4-row passes, T = 0) -----------------
+
+@settings(max_examples=25, deadline=None)
+@given(n_t=st.integers(1, 5), n_b=st.integers(1, 3), n_in=st.integers(1, 9),
+       n_h=st.integers(1, 9), proj=st.integers(0, 6), seed=st.integers(0, 2**16))
+def test_random_shapes_vs_reference(n_t, n_b, n_in, n_h, proj, seed):
+    rng = np.random.default_rng(seed)
+    X = rnd(rng, n_t, n_b, n_in)
+    W, R, Bv = onnx_params(rng, 4, n_in, n_h, n_rec=proj or n_h)
+    h0, c0, P = rnd(rng, n_b, proj or n_h), rnd(rng, n_b, n_h), rnd(rng, 3 * n_h)
+    pj = (rnd(rng, proj, n_h), None) if proj else None
+    got = run_lstm(X, W, R, Bv, P, h0, c0, clip=2.0, proj=pj)
+    for g, w in zip(got, lstm_ref(X, W, R, Bv, P, h0, c0, clip=2.0, proj=pj), strict=True):
+        assert_close(g, w)
+    W, R, Bv = onnx_params(rng, 3, n_in, n_h)
+    for lbr in (False, True):
+        assert_close(run_gru(X, W, R, Bv, c0, lbr)[0], gru_ref(X, W, R, Bv, c0, lbr)[0])
+    W, R, Bv = onnx_params(rng, 1, n_in, n_h)
+    assert_close(run_rnn(X, W, R, Bv, c0)[0], rnn_ref(X, W, R, Bv, c0)[0])
+
+
+def test_zero_frames_leave_state_untouched():
+    rng = np.random.default_rng(5)
+    X, h0, c0 = np.zeros((0, B, I), f32), rnd(rng, B, H), rnd(rng, B, H)
+    y, h, c = run_lstm(X, *onnx_params(rng, 4), h0=h0, c0=c0)
+    assert y.shape == (0, B, H)
+    np.testing.assert_array_equal(h, h0)
+    np.testing.assert_array_equal(c, c0)
+    np.testing.assert_array_equal(run_gru(X, *onnx_params(rng, 3), h0)[1], h0)
+    np.testing.assert_array_equal(run_rnn(X, *onnx_params(rng, 1), h0)[1], h0)
