@@ -63,12 +63,10 @@ def _cell_general(g, c, out, p, clip, cell_clip, input_forget, acts, alphas, bet
             gf[j] += p[n + j] * c[j]
     if clip > _ZERO:
         clip_inplace(g[: 3 * n], clip)
-    apply_activation(gi, acts[0], alphas[0], betas[0])
+    apply_activation(g[: 2 * n], acts[0], alphas[0], betas[0])  # i and f in one pass
     if input_forget:
         for j in range(n):
             gf[j] = _ONE - gi[j]
-    else:
-        apply_activation(gf, acts[0], alphas[0], betas[0])
     apply_activation(gc, acts[1], alphas[1], betas[1])
     for j in range(n):
         c[j] = gf[j] * c[j] + gi[j] * gc[j]
