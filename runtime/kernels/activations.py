@@ -2,9 +2,9 @@
 
 * :func:`tanh_fast` / :func:`sigmoid_fast`: a branch-free rational tanh (Eigen's
   13/6 rational, float32 constants) and ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``.
-  They vectorize when inlined into an element loop.  Measured max abs error vs
-  float64 ``np.tanh`` / exact sigmoid: see ``tests/test_activations.py``
-  (tanh <= 1e-6, sigmoid <= 5e-7 asserted there).
+  They vectorize when inlined into an element loop.  Max abs error vs float64
+  exact, measured over 3.2M inputs in ``tests/test_activations.py``: tanh 2.6e-7,
+  sigmoid 1.7e-7 (asserted there: <= 3e-7 and <= 2e-7).
   NaN in gives NaN out (the clamp is written so a NaN passes through it);
   ``±inf`` is clamped like any large input: tanh -> ``±0.99999976``, sigmoid ->
   ``0.99999988`` / ``1.2e-7`` (within the error bound, never exactly 0 or 1);
@@ -71,7 +71,7 @@ _ONE = np.float32(1.0)
 
 @kernel
 def tanh_fast(x):
-    """Rational float32 tanh of a scalar; max abs error ~1e-7 (see module doc)."""
+    """Rational float32 tanh of a scalar; max abs error 2.6e-7 (see module doc)."""
     x = np.float32(x)
     # written as two selects so a NaN fails both tests and passes through
     x = _CLAMP if x > _CLAMP else x
