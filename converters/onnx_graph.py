@@ -1,0 +1,191 @@
+"""Reading an ONNX model for import: opset check, dataflow, If inlining, probe runs.
+
+The importer learns the concrete shape of every tensor and the value of every
+shape-plumbing tensor (Shape -> Gather -> Concat -> Reshape ...) by *probing*:
+running the model with the ONNX reference evaluator on random inputs at two
+sequence lengths (batch 1) and keeping every intermediate result.  A tensor is
+*dynamic* when it depends on input data; everything else (initializers,
+Constant nodes, anything computed from them and from Shape/Size) is *static*
+and is read from the probes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .errors import ConversionError
+
+OPSETS = range(11, 22)  # default-domain opsets we accept (11 .. 21)
+SHAPE_ONLY = {"Shape", "Size"}  # outputs depend on the input's shape, not its data
+
+
+def load_model(src: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
+    """The model from a path or a ModelProto, with an accepted opset."""
+    if isinstance(src, onnx.ModelProto):
+        model = src
+    else:
+        path = os.fspath(src)
+        if not os.path.exists(path):
+            raise ConversionError(f"{path}: no such file")
+        try:
+            model = onnx.load(path)
+        except Exception as e:  # noqa: BLE001 - any parse failure means "not an ONNX file"
+            raise ConversionError(f"{path}: not a readable ONNX model ({e})") from None
+    opset = default_opset(model)
+    if opset not in OPSETS:
+        raise ConversionError(
+            f"the model uses ONNX opset {opset}; edgernn imports opsets "
+            f"{OPSETS.start}..{OPSETS.stop - 1}. Re-export with opset_version=17, or "
+            f"upgrade it with onnx.version_converter.convert_version(model, 17)."
+        )
+    return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 0
+
+
+def attrs_of(node: onnx.NodeProto) -> dict:
+    """Node attributes as Python values (strings decoded, subgraphs kept)."""
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [s.decode() for s in v]
+        out[a.name] = v
+    return out
+
+
+def data_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """Graph inputs that are real inputs (old exporters also list initializers)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in inits]
+
+
+def declared_dims(vi: onnx.ValueInfoProto) -> tuple[int | str, ...]:
+    """Declared dims: ints, dim_param names, or '' for unknown."""
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return ()
+    return tuple(d.dim_value if d.HasField("dim_value") else d.dim_param for d in t.shape.dim)
+
+
+def outer_refs(graph: onnx.GraphProto) -> set[str]:
+    """Names a subgraph reads from its enclosing scope."""
+    local = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    refs: set[str] = set()
+    for node in graph.node:
+        for name in node_inputs(node):
+            if name and name not in local:
+                refs.add(name)
+        local.update(node.output)
+    return refs
+
+
+def node_inputs(node: onnx.NodeProto) -> list[str]:
+    """Explicit inputs plus the outer names read by the node's subgraphs (If, Loop)."""
+    names = list(node.input)
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            names.extend(sorted(outer_refs(a.g)))
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            for g in a.graphs:
+                names.extend(sorted(outer_refs(g)))
+    return names
+
+
+def dynamic_names(graph: onnx.GraphProto, inputs: Iterable[str]) -> set[str]:
+    """Names whose value depends on input data (Shape/Size outputs do not)."""
+    dyn = set(inputs)
+    for node in graph.node:
+        if node.op_type in SHAPE_ONLY:
+            continue
+        if any(n in dyn for n in node_inputs(node)):
+            dyn.update(o for o in node.output if o)
+    return dyn
+
+
+def consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
+    """For every name, the nodes reading it and at which input index."""
+    out: dict[str, list] = {}
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name:
+                out.setdefault(name, []).append((node, i))
+    return out
+
+
+def probe(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every tensor's value (initializers, inputs, node outputs) for ``feeds``."""
+    from onnx.reference import ReferenceEvaluator
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        ev = ReferenceEvaluator(model)
+        res = ev.run(None, feeds, intermediate=True)
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    values.update({k: np.asarray(v) for k, v in res.items() if k})
+    return values
+
+
+def inline_static_ifs(model: onnx.ModelProto, probes: list[dict], dynamic: set[str]) -> bool:
+    """Replace each If whose condition is static and the same in every probe by its branch.
+
+    Returns True if the graph changed (probes must then be rerun).
+    """
+    g = model.graph
+    nodes: list[onnx.NodeProto] = []
+    changed = False
+    for k, node in enumerate(g.node):
+        cond = node.input[0] if node.op_type == "If" else ""
+        if not cond or cond in dynamic or any(cond not in p for p in probes):
+            nodes.append(node)
+            continue
+        values = {bool(np.asarray(p[cond]).reshape(-1)[0]) for p in probes}
+        if len(values) != 1:
+            nodes.append(node)
+            continue
+        branch = attrs_of(node)["then_branch" if values.pop() else "else_branch"]
+        nodes.extend(_branch_nodes(g, branch, node.output, prefix=f"{node.name or 'If'}_{k}/"))
+        changed = True
+    if changed:
+        del g.node[:]
+        g.node.extend(nodes)
+    return changed
+
+
+def _branch_nodes(main: onnx.GraphProto, branch: onnx.GraphProto, outputs, prefix: str):
+    """The branch's nodes with its local names prefixed, then Identity to the If's outputs."""
+    local = {t.name for t in branch.initializer}
+    for node in branch.node:
+        local.update(o for o in node.output if o)
+    rename = {n: prefix + n for n in local}
+    for t in branch.initializer:
+        t2 = onnx.TensorProto()
+        t2.CopyFrom(t)
+        t2.name = rename[t.name]
+        main.initializer.append(t2)
+    nodes = []
+    for node in branch.node:
+        n2 = onnx.NodeProto()
+        n2.CopyFrom(node)
+        n2.name = prefix + (node.name or node.op_type)
+        n2.input[:] = [rename.get(n, n) for n in node.input]
+        n2.output[:] = [rename.get(n, n) for n in node.output]
+        nodes.append(n2)
+    for dst, src in zip(outputs, branch.output, strict=True):
+        if dst:
+            nodes.append(helper.make_node("Identity", [rename.get(src.name, src.name)], [dst],
+                                          name=f"{prefix}out_{dst}"))
+    return nodes

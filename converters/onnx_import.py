@@ -1,0 +1,211 @@
+"""ONNX -> edgernn IR: the driver.
+
+1. load, check the opset (:mod:`.onnx_graph`);
+2. find each input's time and batch axes, pair state inputs with outputs
+   (:mod:`.onnx_io`);
+3. probe: run the model at two sequence lengths (batch 1) with the reference
+   evaluator, keeping every intermediate; inline If nodes with a constant
+   condition; re-probe;
+4. convert every node that depends on input data with its op function
+   (:data:`.onnx_ops.OPS`), collecting every refusal;
+5. resolve states (:mod:`.onnx_states`), run the clean-up passes
+   (:mod:`.onnx_passes`), build and check the :class:`~edgernn.ir.Graph`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+
+from edgernn.ir import Graph, GraphError, Value
+from edgernn.shapes import check_graph
+
+from . import onnx_conv, onnx_index_ops, onnx_rnn, onnx_shape_ops  # noqa: F401 - register ops
+from .errors import ConversionError, Problem, UnsupportedModelError
+from .onnx_context import Context, Dyn, Refuse
+from .onnx_graph import (data_inputs, default_opset, dynamic_names, inline_static_ifs,
+                         load_model, node_inputs, probe)
+from .onnx_io import InputSpec, input_specs, pair_states
+from .onnx_ops import OPS
+from .onnx_passes import OpList, collapse_views, dead_code, fold_affine
+from .onnx_states import resolve_states, state_prov
+
+PROBE_T = (6, 9)
+HINTS = {
+    "If": "its condition depends on input data",
+    "Loop": "loops are not supported; export the recurrence as an LSTM/GRU/RNN op",
+    "Scan": "scans are not supported; export the recurrence as an LSTM/GRU/RNN op",
+}
+
+
+def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = None,
+              state_pairs: dict[str, str] | None = None) -> Graph:
+    """Import an ONNX model as an edgernn IR graph (see the module docstring).
+
+    ``axes`` maps input names to axis letters (``"BTF"``: T = time, B = batch)
+    where the model does not say; ``state_pairs`` maps state inputs to the
+    outputs they are fed from (``{"h_in": "h_out"}``) where names do not say.
+    Raises :class:`UnsupportedModelError` listing every node that cannot stream.
+    """
+    label = os.fspath(src) if not isinstance(src, onnx.ModelProto) else (
+        src.graph.name or "model")
+    model = onnx.ModelProto()
+    model.CopyFrom(load_model(src))
+    specs = pair_states(input_specs(model, axes), list(model.graph.output), state_pairs)
+    probes, ts = _probe(model, specs, label)
+    names = [s.name for s in specs]
+    dynamic = dynamic_names(model.graph, names)
+    ctx = Context(probes, ts, default_opset(model))
+    ctx.used = {i for n in model.graph.node for i in node_inputs(n)} | {
+        o.name for o in model.graph.output}
+    inputs = _seed_inputs(ctx, specs)
+    problems = _convert_nodes(ctx, model, dynamic)
+    outputs, out_info = _outputs(ctx, model, specs, problems)
+    states, state_info, state_problems = resolve_states(ctx, specs)
+    problems += state_problems
+    if problems:
+        raise UnsupportedModelError(problems, label)
+    g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
+    g.protected = set(outputs) | {s.output for s in states} | {s.input for s in states} | {
+        v.name for v in inputs}
+    collapse_views(g)
+    fold_affine(g)
+    dead_code(g, set(outputs) | {s.output for s in states})
+    metadata = {
+        "source": os.path.basename(label), "source_format": "onnx",
+        "opset": default_opset(model),
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "onnx_inputs": {s.name: {"dims": list(s.dims), "time": s.time, "batch": s.batch,
+                                 "how": s.how} for s in specs if not s.state_of},
+        "onnx_outputs": out_info,
+        "onnx_states": state_info,
+    }
+    graph = Graph(inputs=tuple(inputs), outputs=tuple(outputs), ops=tuple(g.ops),
+                  values=g.values, consts=g.consts, states=tuple(states), metadata=metadata)
+    try:
+        graph.validate()
+        check_graph(graph)
+    except GraphError as e:
+        raise ConversionError(f"{label}: internal error, the imported graph is inconsistent: "
+                              f"{e}") from None
+    return graph
+
+
+def _feeds(specs: list[InputSpec], t: int, rng) -> dict[str, np.ndarray]:
+    feeds = {}
+    for s in specs:
+        dims = []
+        for i, d in enumerate(s.dims):
+            if isinstance(d, int) and d > 0:
+                dims.append(d)
+            elif i == s.time:
+                dims.append(t)
+            elif i == s.batch:
+                dims.append(1)
+            else:
+                raise ConversionError(
+                    f"input {s.name!r}: axis {i} ({d!r}) has no fixed size and is neither time "
+                    f"nor batch; give the layout, e.g. axes={{{s.name!r}: 'BTF'}} "
+                    f"(--axes {s.name}=BTF)")
+        feeds[s.name] = rng.standard_normal(dims).astype(np.float32)
+    return feeds
+
+
+def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
+    """Run the model at the probe lengths; inline constant Ifs until none is left."""
+    dynamic_t = any(s.time is not None and not (isinstance(s.dims[s.time], int)
+                                                and s.dims[s.time] > 0) for s in specs)
+    ts = list(PROBE_T) if dynamic_t else [PROBE_T[0]]
+    names = [s.name for s in specs]
+    for _ in range(8):
+        try:
+            probes = [probe(model, _feeds(specs, t, np.random.default_rng(k)))
+                      for k, t in enumerate(ts)]
+        except ConversionError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the evaluator raises anything
+            unknown = _unknown_ops(model, names)
+            if unknown:
+                raise UnsupportedModelError(unknown, label) from None
+            raise ConversionError(f"{label}: running the model on sample inputs failed "
+                                  f"({type(e).__name__}: {e})") from None
+        dynamic = dynamic_names(model.graph, names)
+        if not inline_static_ifs(model, probes, dynamic):
+            return probes, ts
+    raise ConversionError(f"{label}: too many nested If nodes")
+
+
+def _unknown_ops(model: onnx.ModelProto, names: list[str]) -> list[Problem]:
+    dynamic = dynamic_names(model.graph, names)
+    return [Problem(n.op_type, n.name, HINTS.get(n.op_type, "no converter for this op"))
+            for n in model.graph.node
+            if any(o in dynamic for o in n.output)
+            and (n.domain not in ("", "ai.onnx") or n.op_type not in OPS)]
+
+
+def _seed_inputs(ctx: Context, specs: list[InputSpec]) -> list[Value]:
+    inputs = []
+    for s in specs:
+        d = Dyn(value=s.name, shape=ctx.probe_shape(s.name), time=s.time, batch=s.batch)
+        if s.state_of:
+            d = d.with_(prov=state_prov(s.name, d.frame))
+        else:
+            inputs.append(Value(s.name, d.frame))
+        ctx.values[s.name] = Value(s.name, d.frame)
+        ctx.fresh(s.name)
+        ctx.set(s.name, d)
+    return inputs
+
+
+def _convert_nodes(ctx: Context, model: onnx.ModelProto, dynamic: set[str]) -> list[Problem]:
+    problems, poisoned = [], set()
+    for k, node in enumerate(model.graph.node):
+        if not any(o in dynamic for o in node.output):
+            continue
+        name = node.name or f"{node.op_type}_{k}"
+        if any(i in poisoned for i in node_inputs(node)):
+            poisoned.update(node.output)
+            continue
+        fn = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        ctx.node, ctx.node_name = node, name
+        try:
+            if fn is None:
+                raise Refuse(HINTS.get(node.op_type, "no converter for this op"))
+            fn(ctx, node)
+            for o in node.output:
+                if o in dynamic and o in ctx.used and o not in ctx.metas:
+                    raise Refuse(f"internal error: output {o!r} was not converted")
+                if o in ctx.metas and ctx.metas[o].shape != ctx.probe_shape(o):
+                    raise Refuse(f"internal error: output {o!r} tracked as "
+                                 f"{ctx.metas[o].shape}, but it is {ctx.probe_shape(o)}")
+        except Refuse as r:
+            problems.append(Problem(node.op_type, name, str(r)))
+            poisoned.update(node.output)
+    ctx.poisoned = poisoned
+    return problems
+
+
+def _outputs(ctx: Context, model: onnx.ModelProto, specs, problems) -> tuple[list, dict]:
+    state_outs = {s.state_of for s in specs if s.state_of}
+    outputs, info = [], {}
+    for o in model.graph.output:
+        if o.name in state_outs or o.name in ctx.poisoned:
+            continue
+        d = ctx.metas.get(o.name)
+        why = ("does not depend on the input" if d is None else
+               "is zero-padded over time" if d.tpad != (0, 0) else
+               "is an LSTM cell state (Y_c); only a carried state can be Y_c"
+               if d.value is None else "")
+        if why:
+            problems.append(Problem("output", o.name, why))
+            continue
+        ctx.node_name = f"output:{o.name}"
+        v = d.value if d.value == o.name else ctx.emit("Identity", [ctx.value(d)], d.frame,
+                                                        out=o.name)
+        outputs.append(v)
+        info[o.name] = {"value": v, "time": d.time, "batch": d.batch, "reduced": d.reduced,
+                        "stride": d.stride, "delay": d.delay, "tail": d.tail,
+                        "shape": list(d.shape)}
+    return outputs, info

@@ -1,0 +1,282 @@
+"""ONNX elementwise, linear, softmax, reduction and normalization ops -> IR.
+
+One function per ONNX op, named after the spec; :data:`OPS` maps op types to
+them.  Each reads its inputs from the :class:`~.onnx_context.Context`, emits IR
+ops, and records a :class:`~.onnx_context.Dyn` for each output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from .onnx_context import F32_MAX, Context, Dyn, Refuse, norm_axis
+
+OPS: dict = {}
+
+
+def register(fn):
+    OPS[fn.__name__] = fn
+    return fn
+
+
+def _same(ctx: Context, node: onnx.NodeProto, x: Dyn, value: str) -> None:
+    ctx.set(node.output[0], x.with_(value=value, prov=None,
+                                    shape=ctx.probe_shape(node.output[0])))
+
+
+def static_frame(ctx: Context, name: str, rank: int, time, batch, what: str) -> np.ndarray:
+    """A static operand as a frame constant; it must not depend on the sequence length."""
+    frames = [ctx.frame_const(v, rank, time, batch, what) for v in ctx.static_all(name)]
+    for f in frames[1:]:
+        if f.shape != frames[0].shape or not np.array_equal(f, frames[0]):
+            raise Refuse(f"{what} depends on the sequence length")
+    return frames[0]
+
+
+def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn, list[str]]:
+    """Align operands for numpy broadcasting per frame: (output meta, IR input names)."""
+    shapes = [ctx.probe_shape(n) for n in names]
+    rank = max(len(s) for s in shapes)
+    ref, time, batch = None, None, None
+    for n in names:
+        if not ctx.is_dyn(n):
+            continue
+        d = ctx.dyn(n)
+        off = rank - d.rank
+        t = None if d.time is None else d.time + off
+        b = None if d.batch is None else d.batch + off
+        if ref is None:
+            ref, time, batch = d, t, b
+            continue
+        if t != time:
+            raise Refuse("combines a per-step tensor with a last-step or state tensor (or two "
+                         "different time axes); that is not causal")
+        if (d.stride, d.delay) != (ref.stride, ref.delay):
+            raise Refuse("combines tensors produced at different frame rates or delays")
+        if b is not None and batch is not None and b != batch:
+            raise Refuse("combines tensors with different batch axes")
+        batch = b if batch is None else batch
+    inputs = []
+    for n, s in zip(names, shapes, strict=True):
+        aligned = (1,) * (rank - len(s)) + s
+        target = tuple(aligned[i] for i in range(rank) if i not in (time, batch))
+        if ctx.is_dyn(n):
+            inputs.append(ctx.reshape(ctx.dyn(n), target))
+        else:
+            c = static_frame(ctx, n, rank, time, batch, f"constant {n!r}")
+            inputs.append(ctx.add_const(c.astype(np.float32), "const"))
+    out = ref.with_(value=None, shape=ctx.probe_shape(node.output[0]), time=time, batch=batch,
+                    prov=None, reduced=any(ctx.dyn(n).reduced for n in names if ctx.is_dyn(n)))
+    return out, inputs
+
+
+def _binary(fn: str):
+    def convert(ctx: Context, node: onnx.NodeProto) -> None:
+        names = list(node.input)
+        if len(names) == 1:
+            d = ctx.dyn(names[0])
+            ctx.set(node.output[0], d)
+            return
+        if len(names) != 2:
+            raise Refuse(f"{node.op_type} with {len(names)} inputs: only 2 are supported")
+        out, inputs = broadcast(ctx, node, names)
+        frame = out.frame
+        value = ctx.emit("Binary", inputs, frame, {"fn": fn}, out=node.output[0])
+        ctx.set(node.output[0], out.with_(value=value))
+
+    convert.__name__ = fn
+    return convert
+
+
+for _fn, _op in (("Add", "Add"), ("Sub", "Sub"), ("Mul", "Mul"), ("Div", "Div"),
+                 ("Pow", "Pow"), ("Max", "Max"), ("Min", "Min")):
+    OPS[_op] = _binary(_fn)
+
+
+def _unary(fn: str, **defaults):
+    def convert(ctx: Context, node: onnx.NodeProto) -> None:
+        x = ctx.dyn(node.input[0])
+        a = ctx.attrs(node)
+        attrs = {"fn": fn}
+        for key, default in defaults.items():
+            attrs[key] = float(a.get(key, default))
+        if node.op_type == "Gelu" and a.get("approximate", "none") != "none":
+            raise Refuse("Gelu(approximate='tanh') is not supported; export the exact Gelu")
+        value = ctx.emit("Unary", [ctx.value(x)], x.frame, attrs, out=node.output[0])
+        _same(ctx, node, x, value)
+
+    convert.__name__ = fn
+    return convert
+
+
+for _name in ("Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal",
+              "Softplus", "Softsign", "Erf", "Gelu"):
+    OPS[_name] = _unary(_name)
+OPS["LeakyRelu"] = _unary("LeakyRelu", alpha=0.01)
+OPS["Elu"] = _unary("Elu", alpha=1.0)
+OPS["HardSigmoid"] = _unary("HardSigmoid", alpha=0.2, beta=0.5)
+
+
+@register
+def Clip(ctx: Context, node: onnx.NodeProto) -> None:
+    x = ctx.dyn(node.input[0])
+    lo, hi = -F32_MAX, F32_MAX
+    if ctx.opt(node, 1):
+        lo = float(ctx.invariant(node.input[1], "Clip min"))
+    if ctx.opt(node, 2):
+        hi = float(ctx.invariant(node.input[2], "Clip max"))
+    value = ctx.emit("Unary", [ctx.value(x)], x.frame,
+                     {"fn": "Clip", "alpha": lo, "beta": hi}, out=node.output[0])
+    _same(ctx, node, x, value)
+
+
+def _dense(ctx: Context, node: onnx.NodeProto, x: Dyn, w: np.ndarray, b, out_frame) -> str:
+    """Dense over the last frame axis: W (out, in)."""
+    inputs = [ctx.value(x), ctx.add_const(w.astype(np.float32), "W")]
+    if b is not None:
+        inputs.append(ctx.add_const(np.asarray(b, np.float32).reshape(-1), "B"))
+    return ctx.emit("Dense", inputs, out_frame)
+
+
+@register
+def MatMul(ctx: Context, node: onnx.NodeProto) -> None:
+    if not ctx.is_dyn(node.input[0]) or ctx.is_dyn(node.input[1]):
+        raise Refuse("only data @ constant is supported (the data on the left, weights on "
+                     "the right)")
+    x = ctx.dyn(node.input[0])
+    w = ctx.invariant(node.input[1], "the weight matrix").astype(np.float32)
+    out_shape = ctx.probe_shape(node.output[0])
+    while w.ndim > 2 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim > 2:
+        raise Refuse("batched MatMul with a stack of weight matrices is not supported")
+    x.faxis(x.rank - 1, "MatMul")
+    wt = w.T if w.ndim == 2 else w.reshape(1, -1)
+    off = len(out_shape) - (x.rank if w.ndim == 2 else x.rank - 1)
+    out = x.with_(value=None, prov=None, shape=out_shape,
+                  time=None if x.time is None else x.time + off,
+                  batch=None if x.batch is None else x.batch + off)
+    dense_frame = x.frame[:-1] + (wt.shape[0],)
+    value = _dense(ctx, node, x, wt, None, dense_frame)
+    if dense_frame != out.frame:
+        value = ctx.emit("Reshape", [value], out.frame, {"shape": out.frame})
+    ctx.set(node.output[0], out.with_(value=value))
+
+
+@register
+def Gemm(ctx: Context, node: onnx.NodeProto) -> None:
+    a = ctx.attrs(node)
+    if not ctx.is_dyn(node.input[0]) or ctx.is_dyn(node.input[1]):
+        raise Refuse("only Gemm(data, constant weights) is supported")
+    x = ctx.dyn(node.input[0])
+    contract = 0 if a.get("transA", 0) else 1
+    if x.frame != (x.shape[contract],) or x.rank != 2:
+        raise Refuse("Gemm input must be (batch or time, features)")
+    wb = ctx.invariant(node.input[1], "the Gemm weights").astype(np.float32)
+    w = (wb if a.get("transB", 0) else wb.T) * np.float32(a.get("alpha", 1.0))
+    bias = None
+    if ctx.opt(node, 2):
+        if ctx.is_dyn(node.input[2]):
+            raise Refuse("Gemm with a data-dependent C is not supported")
+        c = np.asarray(ctx.invariant(node.input[2], "Gemm C"), np.float32)
+        c = np.broadcast_to(c, (1, w.shape[0]) if c.ndim < 2 else c.shape)
+        if not np.all(c == c[:1]):
+            raise Refuse("Gemm C varies along the batch or time axis")
+        bias = c[0] * np.float32(a.get("beta", 1.0))
+    value = _dense(ctx, node, x, w, bias, (w.shape[0],))
+    other = 1 - contract
+    t = 0 if x.time == other else None
+    b = 0 if x.batch == other else None
+    ctx.set(node.output[0], x.with_(value=value, prov=None, time=t, batch=b,
+                                    shape=ctx.probe_shape(node.output[0])))
+
+
+def _softmax(log: bool):
+    def convert(ctx: Context, node: onnx.NodeProto) -> None:
+        x = ctx.dyn(node.input[0])
+        default = -1 if ctx.opset >= 13 else 1
+        axis = norm_axis(ctx.attrs(node).get("axis", default), x.rank)
+        attrs = {"log": log}
+        if ctx.opset >= 13 or axis == x.rank - 1:
+            attrs["axis"] = x.faxis(axis, node.op_type)
+            value = ctx.emit("Softmax", [ctx.value(x)], x.frame, attrs, out=node.output[0])
+        else:  # opset < 13: softmax over the flattened axes axis..end
+            faxes = [x.faxis(i, node.op_type) for i in range(axis, x.rank)]
+            keep = x.frame[:faxes[0]]
+            flat = ctx.reshape(x, keep + (int(np.prod(x.frame[faxes[0]:])),))
+            attrs["axis"] = len(keep)
+            y = ctx.emit("Softmax", [flat], keep + (int(np.prod(x.frame[faxes[0]:])),), attrs)
+            value = ctx.emit("Reshape", [y], x.frame, {"shape": x.frame}, out=node.output[0])
+        _same(ctx, node, x, value)
+
+    return convert
+
+
+OPS["Softmax"] = _softmax(False)
+OPS["LogSoftmax"] = _softmax(True)
+
+
+def _reduce(fn: str):
+    def convert(ctx: Context, node: onnx.NodeProto) -> None:
+        x = ctx.dyn(node.input[0])
+        a = ctx.attrs(node)
+        if "axes" in a:
+            axes = list(a["axes"])
+        elif ctx.opt(node, 1):
+            axes = [int(v) for v in np.asarray(ctx.invariant(node.input[1], "axes")).ravel()]
+        else:
+            axes = []
+        if not axes:
+            if a.get("noop_with_empty_axes", 0):
+                ctx.set(node.output[0], x)
+                return
+            axes = list(range(x.rank))
+        faxes = []
+        for ax in axes:
+            ax = norm_axis(ax, x.rank)
+            if ax == x.batch and x.shape[ax] == 1:
+                continue
+            faxes.append(x.faxis(ax, f"{node.op_type} (a reduction over time is not causal; "
+                                     f"only taking the last step streams)"))
+        keep = bool(a.get("keepdims", 1))
+        out = ctx.probe_shape(node.output[0])
+        time = x.time if x.time is None or keep else x.time - sum(
+            1 for ax in axes if norm_axis(ax, x.rank) < x.time)
+        batch = x.batch
+        if batch is not None and not keep:
+            gone = [norm_axis(ax, x.rank) for ax in axes]
+            batch = None if batch in gone else batch - sum(1 for g in gone if g < batch)
+        frame = tuple(1 if i in faxes else d for i, d in enumerate(x.frame)) if keep else \
+            tuple(d for i, d in enumerate(x.frame) if i not in faxes)
+        value = ctx.emit("Reduce", [ctx.value(x)], frame,
+                         {"fn": fn, "axes": tuple(faxes), "keepdims": keep}, out=node.output[0])
+        ctx.set(node.output[0], x.with_(value=value, prov=None, shape=out, time=time,
+                                        batch=batch))
+
+    convert.__name__ = "Reduce" + fn
+    return convert
+
+
+for _fn in ("Mean", "Max", "Min", "Sum"):
+    OPS["Reduce" + _fn] = _reduce(_fn)
+
+
+@register
+def LayerNormalization(ctx: Context, node: onnx.NodeProto) -> None:
+    x = ctx.dyn(node.input[0])
+    a = ctx.attrs(node)
+    axis = norm_axis(a.get("axis", -1), x.rank)
+    faxes = [x.faxis(i, "LayerNormalization") for i in range(axis, x.rank)]
+    if len(node.output) > 1 and any(o in ctx.used for o in node.output[1:]):
+        raise Refuse("the Mean / InvStdDev outputs are not supported")
+    norm_shape = x.frame[faxes[0]:]
+    scale = np.broadcast_to(ctx.invariant(node.input[1], "scale"), norm_shape)
+    inputs = [ctx.value(x), ctx.add_const(np.asarray(scale, np.float32), "scale")]
+    if ctx.opt(node, 2):
+        bias = np.broadcast_to(ctx.invariant(node.input[2], "bias"), norm_shape)
+        inputs.append(ctx.add_const(np.asarray(bias, np.float32), "bias"))
+    value = ctx.emit("LayerNorm", inputs, x.frame,
+                     {"axis": faxes[0], "epsilon": float(a.get("epsilon", 1e-5))},
+                     out=node.output[0])
+    _same(ctx, node, x, value)
