@@ -151,7 +151,7 @@ INFER: dict[str, Callable[[Op, list], Shape]] = {
 
 def _check_attrs(op: Op) -> None:
     """Enumerated attributes must name something the kernels implement."""
-    from .kernels.activations import ACTIVATIONS
+    from .kernels.activations import activation_params
     from .kernels.elementwise import BINARY, UNARY
     from .kernels.normalize import REDUCE
 
@@ -163,10 +163,7 @@ def _check_attrs(op: Op) -> None:
         acts = op.attr("activations")
         _need(len(acts) == {"LSTM": 3, "GRU": 2, "RNN": 1}[op.kind], op,
               f"needs {dict(LSTM=3, GRU=2, RNN=1)[op.kind]} activations, got {acts}")
-        for a in acts:
-            _need(a in ACTIVATIONS, op, f"unknown activation {a!r}")
-        for key in ("activation_alpha", "activation_beta"):
-            _need(len(op.attr(key)) in (0, len(acts)), op, f"{key} must align with activations")
+        activation_params(acts, op.attr("activation_alpha"), op.attr("activation_beta"))
         _need(float(op.attr("clip")) >= 0, op, "clip must be >= 0")
 
 
