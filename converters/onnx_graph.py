@@ -126,17 +126,32 @@ def consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, in
     return out
 
 
-def probe(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every tensor's value (initializers, inputs, node outputs) for ``feeds``."""
+def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[dict]:
+    """Every tensor's value (initializers, inputs, node outputs) for each of ``feeds``.
+
+    Only shapes and static values are used, so recurrent ops run with default
+    activations (the reference evaluator knows no others).
+    """
     from onnx.reference import ReferenceEvaluator
 
+    plain = onnx.ModelProto()
+    plain.CopyFrom(model)
+    for node in plain.graph.node:
+        if node.op_type in ("LSTM", "GRU", "RNN"):
+            keep = [a for a in node.attribute if not a.name.startswith("activation")]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    out = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        ev = ReferenceEvaluator(model)
-        res = ev.run(None, feeds, intermediate=True)
-    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    values.update({k: np.asarray(v) for k, v in res.items() if k})
-    return values
+        ev = ReferenceEvaluator(plain)
+        for f in feeds:
+            res = ev.run(None, f, intermediate=True)
+            values = dict(init)
+            values.update({k: np.asarray(v) for k, v in res.items() if k})
+            out.append(values)
+    return out
 
 
 def inline_static_ifs(model: onnx.ModelProto, probes: list[dict], dynamic: set[str]) -> bool:

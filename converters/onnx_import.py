@@ -25,11 +25,24 @@ from edgernn.shapes import check_graph
 from . import onnx_conv, onnx_index_ops, onnx_rnn, onnx_shape_ops  # noqa: F401 - register ops
 from .errors import ConversionError, Problem, UnsupportedModelError
 from .onnx_context import Context, Dyn, Refuse
-from .onnx_graph import (data_inputs, default_opset, dynamic_names, inline_static_ifs,
-                         load_model, node_inputs, probe)
+from .onnx_graph import (
+    default_opset,
+    dynamic_names,
+    inline_static_ifs,
+    load_model,
+    node_inputs,
+    probe,
+)
 from .onnx_io import InputSpec, input_specs, pair_states
 from .onnx_ops import OPS
-from .onnx_passes import OpList, collapse_views, dead_code, fold_affine
+from .onnx_passes import (
+    OpList,
+    collapse_views,
+    dead_code,
+    fold_affine,
+    name_outputs,
+    select_from_concat,
+)
 from .onnx_states import resolve_states, state_prov
 
 PROBE_T = (6, 9)
@@ -68,11 +81,16 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     if problems:
         raise UnsupportedModelError(problems, label)
     g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
-    g.protected = set(outputs) | {s.output for s in states} | {s.input for s in states} | {
-        v.name for v in inputs}
+    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
+    g.protected = fixed | {v for _, v in outputs}
     collapse_views(g)
     fold_affine(g)
-    dead_code(g, set(outputs) | {s.output for s in states})
+    select_from_concat(g)
+    collapse_views(g)
+    dead_code(g, g.protected)
+    outputs = name_outputs(g, dict(outputs), fixed)
+    for item, value in zip(out_info.values(), outputs, strict=True):
+        item["value"] = value
     metadata = {
         "source": os.path.basename(label), "source_format": "onnx",
         "opset": default_opset(model),
@@ -121,8 +139,8 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
     names = [s.name for s in specs]
     for _ in range(8):
         try:
-            probes = [probe(model, _feeds(specs, t, np.random.default_rng(k)))
-                      for k, t in enumerate(ts)]
+            probes = probe(model, [_feeds(specs, t, np.random.default_rng(k))
+                                   for k, t in enumerate(ts)])
         except ConversionError:
             raise
         except Exception as e:  # noqa: BLE001 - the evaluator raises anything
@@ -201,11 +219,8 @@ def _outputs(ctx: Context, model: onnx.ModelProto, specs, problems) -> tuple[lis
         if why:
             problems.append(Problem("output", o.name, why))
             continue
-        ctx.node_name = f"output:{o.name}"
-        v = d.value if d.value == o.name else ctx.emit("Identity", [ctx.value(d)], d.frame,
-                                                        out=o.name)
-        outputs.append(v)
-        info[o.name] = {"value": v, "time": d.time, "batch": d.batch, "reduced": d.reduced,
+        outputs.append((o.name, ctx.value(d)))
+        info[o.name] = {"time": d.time, "batch": d.batch, "reduced": d.reduced,
                         "stride": d.stride, "delay": d.delay, "tail": d.tail,
                         "shape": list(d.shape)}
     return outputs, info

@@ -3,7 +3,10 @@
 * Reshape/Identity chains collapse to one view; a view to the same shape is an alias.
 * A Mul or Add by a per-channel constant right after a Dense or Conv (a Linear's
   bias, a folded BatchNormalization) is merged into its weights and bias.
+* A Slice/Gather picking exactly one input of a Concat becomes a view of it
+  (the last layer's ``h_n`` of a multi-layer export).
 * Ops whose results nobody reads are dropped, and constants nobody uses.
+* Graph outputs get their source model's names.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ class OpList:
     values: dict[str, Value]
     consts: dict[str, Tensor]
     protected: set[str] = field(default_factory=set)  # graph outputs, state values, inputs
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        return self.values[name].shape if name in self.values else self.consts[name].shape
 
     def producers(self) -> dict[str, Op]:
         return {o: op for op in self.ops for o in op.outputs}
@@ -138,3 +144,64 @@ def dead_code(g: OpList, roots: set[str]) -> None:
     g.consts = {k: v for k, v in g.consts.items() if k in need}
     produced = {o for op in g.ops for o in op.outputs}
     g.values = {k: v for k, v in g.values.items() if k in produced or k in g.protected}
+
+
+def select_from_concat(g: OpList) -> None:
+    """Slice/Gather that picks exactly one input of a Concat -> a view of that input."""
+    prod = g.producers()
+    for k, op in enumerate(g.ops):
+        if op.kind not in ("Slice", "Gather") or op.inputs[0] not in prod:
+            continue
+        cat = prod[op.inputs[0]]
+        if cat.kind != "Concat":
+            continue
+        rng = _picked_range(g, op)
+        if rng is None or rng[0] != cat.attr("axis") % len(g.values[cat.outputs[0]].shape):
+            continue
+        start = 0
+        for src in cat.inputs:
+            size = g.shape_of(src)[rng[0]]
+            if (start, start + size) == rng[1:] and src in g.values:
+                shape = g.values[op.outputs[0]].shape
+                g.ops[k] = Op("Reshape", op.name, (src,), op.outputs, {"shape": shape})
+                break
+            start += size
+
+
+def _picked_range(g: OpList, op: Op) -> tuple[int, int, int] | None:
+    rank = len(g.values[op.inputs[0]].shape)
+    if op.kind == "Slice":
+        if len(op.attr("axes")) != 1 or tuple(op.attr("steps")) not in ((1,), ()):
+            return None
+        return op.attr("axes")[0] % rank, op.attr("starts")[0], op.attr("ends")[0]
+    idx = g.consts[op.inputs[1]].to_float().astype(np.int64).ravel()
+    if len(idx) == 0 or np.any(np.diff(idx) != 1) or np.any(idx < 0):
+        return None
+    return op.attr("axis") % rank, int(idx[0]), int(idx[-1]) + 1
+
+
+def name_outputs(g: OpList, wanted: dict[str, str], fixed: set[str]) -> list[str]:
+    """Give graph outputs their source names: rename the value, or add an Identity."""
+    names: list[str] = []
+    renamed: dict[str, str] = {}
+    for want, value in wanted.items():
+        value = renamed.get(value, value)
+        if value == want:
+            names.append(value)
+            continue
+        taken = want in g.values
+        if not taken and value not in fixed and value not in names and \
+                any(value in op.outputs for op in g.ops):
+            g.ops = [_replace(op, inputs=tuple(want if i == value else i for i in op.inputs),
+                              outputs=tuple(want if o == value else o for o in op.outputs))
+                     for op in g.ops]
+            g.values[want] = Value(want, g.values.pop(value).shape)
+            renamed[value] = want
+            names.append(want)
+        elif not taken:
+            g.ops.append(Op("Identity", f"output:{want}", (value,), (want,)))
+            g.values[want] = Value(want, g.values[value].shape)
+            names.append(want)
+        else:
+            names.append(value)
+    return names

@@ -1,0 +1,246 @@
+"""Converted vs source: run onnxruntime and edgernn side by side, report max abs error.
+
+The source runs once on the whole sequence (batch 1), or - for step models with
+state inputs and models without a time axis - once per frame with its state
+outputs fed back (zeros first).  edgernn runs the same frames streamed three
+ways: ``run()`` on all of them, ``step()`` one frame at a time, and ``run()`` on
+random chunks.  Per-step outputs are compared frame by frame (a stream emits a
+prefix of the source's frames when a strided or padded conv is involved);
+last-step outputs are compared at several prefixes (the source rerun on
+frames 1..t).  onnxruntime refuses some valid models (recurrent ops with
+``layout=1``): the ONNX reference evaluator stands in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from edgernn.ir import Graph
+
+from .errors import VerificationError
+from .onnx_graph import data_inputs, declared_dims, load_model
+
+
+@dataclass
+class VerifyResult:
+    """Max abs error per output over every streaming mode, and what it was compared with."""
+
+    errors: dict[str, float]
+    reference: str
+    frames: int
+    tolerance: float
+    modes: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(e <= self.tolerance for e in self.errors.values())
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    def __str__(self) -> str:
+        lines = [f"verified against {self.reference} on {self.frames} frames "
+                 f"({', '.join(self.modes)}), tolerance {self.tolerance:g}:"]
+        for k, e in self.errors.items():
+            lines.append(f"  {k}: max abs error {e:.3g} {'ok' if e <= self.tolerance else 'FAIL'}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+class Source:
+    """The source model: onnxruntime, or the reference evaluator where onnxruntime refuses."""
+
+    def __init__(self, model: onnx.ModelProto) -> None:
+        self.model, self.reference, self._ort = model, "onnxruntime", None
+        if any(n.op_type in ("LSTM", "GRU", "RNN") and any(
+                a.name == "layout" and a.i == 1 for a in n.attribute) for n in model.graph.node):
+            self._use_reference()  # onnxruntime: "layout == 1 ... not supported"
+            return
+        try:
+            import onnxruntime as ort
+
+            ort.set_default_logger_severity(3)
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            self._ort = ort.InferenceSession(model.SerializeToString(), so,
+                                             providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - anything onnxruntime rejects
+            self._use_reference()
+
+    def _use_reference(self) -> None:
+        from onnx.reference import ReferenceEvaluator
+
+        self._ort, self.reference = None, "the ONNX reference evaluator (onnxruntime refused)"
+        self._ref = ReferenceEvaluator(self.model)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [o.name for o in self.model.graph.output]
+        if self._ort is not None:
+            try:
+                return dict(zip(names, self._ort.run(None, feeds), strict=True))
+            except Exception:  # noqa: BLE001
+                self._use_reference()
+        with np.errstate(all="ignore"):
+            return dict(zip(names, self._ref.run(None, feeds), strict=True))
+
+
+def to_source(frames: np.ndarray, time: int | None, batch: int | None, rank: int) -> np.ndarray:
+    """Frames ``(T, *frame)`` (or one frame if ``time`` is None) -> ONNX layout, batch 1."""
+    a = (frames if time is not None else frames[None])[:, None]  # (T, 1, *frame)
+    perm, k = [], 0
+    for i in range(rank):
+        if i == time:
+            perm.append(0)
+        elif i == batch:
+            perm.append(1)
+        else:
+            perm.append(2 + k)
+            k += 1
+    missing = [ax for ax in (0, 1) if ax not in perm]  # size-1 axes the source lacks
+    a = np.transpose(a, missing + perm)
+    return np.ascontiguousarray(a.reshape(a.shape[len(missing):]))
+
+
+def from_source(y: np.ndarray, time: int | None, batch: int | None) -> np.ndarray:
+    """ONNX output (batch 1) -> ``(T, *frame)``, or one frame if it has no time axis."""
+    axes = [a for a in (time, batch) if a is not None]
+    rest = [i for i in range(y.ndim) if i not in axes]
+    y = np.transpose(y, ([time] if time is not None else []) + ([batch] if batch is not None
+                                                                 else []) + rest)
+    if batch is not None:
+        y = y[:, 0] if time is not None else y[0]
+    return y
+
+
+def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: float = 1e-4,
+           seed: int = 0, inputs: dict[str, np.ndarray] | None = None,
+           raise_on_fail: bool = False, **import_kw) -> VerifyResult:
+    """Compare ``graph`` (imported from ``src`` if not given) with the source model."""
+    import edgernn
+    from edgernn.model import Model
+
+    from .onnx_import import load_onnx
+
+    model = load_model(src) if not isinstance(src, onnx.ModelProto) else src
+    if graph is None:
+        graph = load_onnx(src, **import_kw)
+    meta = graph.metadata
+    rng = np.random.default_rng(seed)
+    ins = meta["onnx_inputs"]
+    fixed = [s["dims"][s["time"]] for s in ins.values()
+             if s["time"] is not None and isinstance(s["dims"][s["time"]], int)
+             and s["dims"][s["time"]] > 0]
+    stepwise = bool(meta["onnx_states"]) or all(s["time"] is None for s in ins.values())
+    if fixed and not stepwise:
+        frames = min(frames, fixed[0])
+    shapes = {v.name: v.shape for v in graph.inputs}
+    if inputs is not None:
+        feeds = {k: from_source(np.asarray(v, np.float32), ins[k]["time"], ins[k]["batch"])
+                 for k, v in inputs.items()}
+        frames = len(next(iter(feeds.values())))
+    else:
+        feeds = {k: rng.standard_normal((frames, *shapes[k])).astype(np.float32) for k in shapes}
+    source = Source(model)
+    ref = _reference_stepwise(source, model, meta, feeds, frames, fixed) if stepwise else \
+        {k: from_source(v, meta["onnx_outputs"][k]["time"], meta["onnx_outputs"][k]["batch"])
+         for k, v in source.run(_source_feeds(feeds, ins, frames)).items()
+         if k in meta["onnx_outputs"]}
+    res = VerifyResult({}, source.reference, frames, tolerance,
+                       ("run", "step", "random chunks"))
+    m = edgernn.Model(graph) if not isinstance(graph, Model) else graph
+    streamed = _stream_all(m, feeds, frames, rng)
+    for name, out in meta["onnx_outputs"].items():
+        v = out["value"]
+        err = 0.0
+        per_step = out["time"] is not None or stepwise
+        for mode, got in streamed.items():
+            g = got[v]
+            if per_step:
+                r = ref[name]
+                if len(g) > len(r) or len(g) == 0:
+                    raise VerificationError(f"output {name!r} ({mode}): edgernn emitted "
+                                            f"{len(g)} frames, the source {len(r)}")
+                err = max(err, float(np.max(np.abs(g - r[:len(g)]))))
+            else:
+                err = max(err, _check_prefixes(source, g, feeds, ins, name, out, frames, mode))
+        res.errors[name] = err
+    if raise_on_fail and not res.passed:
+        raise VerificationError(str(res))
+    return res
+
+
+def _source_feeds(feeds, ins, n) -> dict[str, np.ndarray]:
+    return {k: to_source(v[:n], ins[k]["time"], ins[k]["batch"], len(ins[k]["dims"]))
+            for k, v in feeds.items()}
+
+
+def _stream_all(m, feeds, frames, rng) -> dict[str, dict[str, np.ndarray]]:
+    """Outputs of run(all), step() per frame and run(random chunks): {mode: {value: (n, ...)}}."""
+    names = list(m.graph.outputs)
+
+    def as_dict(y):
+        return y if isinstance(y, dict) else {names[0]: y}
+
+    out = {"run": as_dict(m.stream().run(feeds))}
+    s, steps = m.stream(), {k: [] for k in names}
+    for t in range(frames):
+        y = s.step({k: v[t] for k, v in feeds.items()})
+        if y is not None:
+            for k, v in as_dict(y).items():
+                steps[k].append(v)
+    out["step"] = {k: np.stack(v) if v else np.zeros((0,)) for k, v in steps.items()}
+    s, parts, t = m.stream(), {k: [] for k in names}, 0
+    while t < frames:
+        n = int(rng.integers(1, 40))
+        y = as_dict(s.run({k: v[t:t + n] for k, v in feeds.items()}))
+        for k in names:
+            parts[k].append(y[k])
+        t += n
+    out["random chunks"] = {k: np.concatenate(v) for k, v in parts.items()}
+    return out
+
+
+def _check_prefixes(source, got, feeds, ins, name, out, frames, mode) -> float:
+    """Last-step outputs: the stream's frame t equals the source on frames 1..t."""
+    if mode != "step":
+        return 0.0 if len(got) else float("inf")
+    err = 0.0
+    offset = frames - len(got)  # frames that emitted nothing (delay)
+    for t in sorted({max(1, frames // 7), frames // 2, frames - 1, frames}):
+        if t - 1 - offset < 0:
+            continue
+        y = source.run(_source_feeds(feeds, ins, t))[name]
+        y = from_source(y, out["time"], out["batch"])
+        err = max(err, float(np.max(np.abs(got[t - 1 - offset] - y))))
+    return err
+
+
+def _reference_stepwise(source, model, meta, feeds, frames, fixed) -> dict[str, np.ndarray]:
+    """Run the source one frame per call (chunk = fixed length or 1), feeding states back."""
+    ins = meta["onnx_inputs"]
+    states = {}
+    for vi in data_inputs(model):
+        if vi.name in meta["onnx_states"]:
+            st = meta["onnx_states"][vi.name]
+            dims = [1 if not isinstance(d, int) or d <= 0 else d for d in declared_dims(vi)]
+            states[vi.name] = (np.zeros(dims, np.float32), st["output"])
+    chunk = fixed[0] if fixed else 1
+    outs = {k: [] for k in meta["onnx_outputs"]}
+    for t in range(0, frames - chunk + 1, chunk):
+        f = {}
+        for k, v in feeds.items():
+            sl = v[t:t + chunk] if ins[k]["time"] is not None else v[t]
+            f[k] = to_source(sl, ins[k]["time"], ins[k]["batch"], len(ins[k]["dims"]))
+        f.update({k: s[0] for k, s in states.items()})
+        res = source.run(f)
+        for k, (_, o) in list(states.items()):
+            states[k] = (res[o].astype(np.float32), o)
+        for k, o in meta["onnx_outputs"].items():
+            y = from_source(res[k], o["time"], o["batch"])
+            outs[k].append(y if o["time"] is not None else y[None])
+    return {k: np.concatenate(v) for k, v in outs.items()}
