@@ -1,4 +1,4 @@
-"""The ``edgernn`` command: info, run, warmup, convert.
+"""The ``edgernn`` command: info, run, warmup, demo, convert.
 
 User mistakes (a missing or corrupt file, frames of the wrong shape, a missing
 extra) print one line ``edgernn: error: ...`` and exit 2, never a traceback.
@@ -76,9 +76,10 @@ def read_frames(path: str) -> np.ndarray:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .demo import resolve_model
     from .model import load
 
-    model = load(args.model)
+    model = load(resolve_model(args.model))  # a file, or a bundled model's name
     frames = read_frames(args.input)
     (name, shape), = model.inputs.items() if len(model.inputs) == 1 else ((None, None),)
     if name is None:
@@ -130,6 +131,12 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(args.model, args.limit)
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     return args.convert_run(args)
 
@@ -162,7 +169,7 @@ def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("run", help="stream frames from a file through a model")
-    p.add_argument("model")
+    p.add_argument("model", help="a .ern file, or a bundled model's name (gesture)")
     p.add_argument("--input", "-i", required=True, help="frames: .npy (T, ...) or .csv")
     p.add_argument("--output", "-o", help="write outputs to .npy or .csv instead of printing")
     p.add_argument("--every", type=int, default=1, help="print every N-th frame")
@@ -170,6 +177,11 @@ def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("warmup", help="compile and cache every kernel (run once at install)")
     p.add_argument("models", nargs="*", help="also run these .ern models once")
     p.set_defaults(func=cmd_warmup)
+    p = sub.add_parser("demo", help="stream bundled IMU recordings through the bundled "
+                                    "gesture model and report accuracy and latency")
+    p.add_argument("--model", help="another .ern taking 6-channel IMU frames")
+    p.add_argument("--limit", type=int, help="only the first N recordings")
+    p.set_defaults(func=cmd_demo)
     if with_convert:
         _add_convert(sub)
     return parser
