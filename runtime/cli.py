@@ -31,7 +31,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .info import summary
     from .weightfile import load_graph
 
-    info = summary(load_graph(args.model))
+    from .demo import resolve_model
+
+    info = summary(load_graph(resolve_model(args.model)))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -198,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `edgernn demo | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
