@@ -28,10 +28,9 @@ def _fmt_bytes(n: int) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .demo import resolve_model
     from .info import summary
     from .weightfile import load_graph
-
-    from .demo import resolve_model
 
     info = summary(load_graph(resolve_model(args.model)))
     if args.json:
