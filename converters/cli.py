@@ -1,0 +1,76 @@
+"""``edgernn convert``: arguments and entry point (wired into the ``edgernn`` CLI).
+
+    edgernn convert model.onnx -o model.ern [--verify] [--tolerance 1e-4]
+                   [--state h_in=h_out ...] [--axes x=BTF ...] [--frames 200]
+
+Exit codes: 0 converted; 1 converted but verification failed (nothing written);
+2 the model cannot be converted (the message lists every unsupported node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE")
+        out[key] = value
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="source model (.onnx)")
+    parser.add_argument("-o", "--output", help="the .ern file to write (default: the model's "
+                                               "name with .ern)")
+    parser.add_argument("--verify", action="store_true",
+                        help="run the source model and edgernn side by side and compare")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="max abs error allowed by --verify (default 1e-4)")
+    parser.add_argument("--frames", type=int, default=200,
+                        help="frames of random input for --verify (default 200)")
+    parser.add_argument("--state", action="append", default=[], metavar="IN=OUT",
+                        help="state input IN is fed from output OUT of the previous frame "
+                             "(when names do not make it clear); repeatable")
+    parser.add_argument("--axes", action="append", default=[], metavar="INPUT=LAYOUT",
+                        help="axes of an input, one letter each: T time, B batch, other "
+                             "letters features, e.g. x=BTF; repeatable")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgernn.errors import EdgeRNNError
+
+    from .convert import convert
+    from .errors import VerificationError
+
+    dst = args.output or str(Path(args.model).with_suffix(".ern"))
+    try:
+        report = convert(args.model, dst, verify=args.verify, tolerance=args.tolerance,
+                         frames=args.frames, state_pairs=_pairs(args.state, "--state"),
+                         axes=_pairs(args.axes, "--axes"))
+    except VerificationError as e:
+        print(f"edgernn: error: {e}", file=sys.stderr)
+        return 1
+    except (EdgeRNNError, ValueError, OSError) as e:
+        print(f"edgernn: error: {e}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(report)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry: ``python -m edgernn.converters.cli model.onnx -o model.ern``."""
+    parser = argparse.ArgumentParser(prog="edgernn convert")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
