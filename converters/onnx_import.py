@@ -40,6 +40,7 @@ from .onnx_passes import (
     collapse_views,
     dead_code,
     fold_affine,
+    fuse_output_views,
     name_outputs,
     select_from_concat,
 )
@@ -88,6 +89,7 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     select_from_concat(g)
     collapse_views(g)
     dead_code(g, g.protected)
+    fuse_output_views(g)
     outputs = name_outputs(g, dict(outputs), fixed)
     for item, value in zip(out_info.values(), outputs, strict=True):
         item["value"] = value

@@ -141,7 +141,7 @@ def _trace(name: str, perm: list[int], dims: tuple, cons: dict, depth: int):
 def normalize_name(name: str) -> str:
     """``h_out`` -> ``h``, ``hidden_in`` -> ``hidden``, ``c0`` -> ``c``, ``hn`` -> ``h``."""
     tokens = [t for t in re.split(r"[^0-9a-z]+", name.lower()) if t]
-    tokens = [t for t in tokens if t not in DROP_TOKENS]
+    tokens = [t for t in tokens if t not in DROP_TOKENS and not t.isdigit()]
     if tokens:
         last = re.sub(r"\d+$", "", tokens[-1]) or tokens[-1]
         if len(last) == 2 and last[1] == "n" and last[0] in "hc":

@@ -237,8 +237,11 @@ def _reduce(fn: str):
             ax = norm_axis(ax, x.rank)
             if ax == x.batch and x.shape[ax] == 1:
                 continue
-            faxes.append(x.faxis(ax, f"{node.op_type} (a reduction over time is not causal; "
-                                     f"only taking the last step streams)"))
+            if ax == x.time:
+                raise Refuse(f"reduces over the time axis (axis {ax}): a reduction over the "
+                             f"whole sequence is not causal; only taking the last step streams "
+                             f"(e.g. y[:, -1] instead of y.mean(1))")
+            faxes.append(x.faxis(ax, node.op_type))
         keep = bool(a.get("keepdims", 1))
         out = ctx.probe_shape(node.output[0])
         time = x.time if x.time is None or keep else x.time - sum(

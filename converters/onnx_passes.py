@@ -205,3 +205,22 @@ def name_outputs(g: OpList, wanted: dict[str, str], fixed: set[str]) -> list[str
         else:
             names.append(value)
     return names
+
+
+def fuse_output_views(g: OpList) -> None:
+    """A same-shape view producing a protected value: let the producer write it directly."""
+    for _ in range(len(g.ops)):
+        prod, uses = g.producers(), g.uses()
+        for k, op in enumerate(g.ops):
+            src = op.inputs[0] if op.kind in VIEW else ""
+            p = prod.get(src)
+            if (p is None or src in g.protected or uses.get(src, 0) != 1
+                    or g.values[src].shape != g.values[op.outputs[0]].shape):
+                continue
+            i = g.ops.index(p)
+            g.ops[i] = _replace(p, outputs=op.outputs)
+            del g.ops[k]
+            g.values.pop(src)
+            break
+        else:
+            return
