@@ -30,11 +30,14 @@ class UnsupportedModelError(ConversionError):
     just the first one.
     """
 
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...], source: str = "") -> None:
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...], source: str = "",
+                 hints: list[str] | tuple[str, ...] = ()) -> None:
         self.problems = tuple(problems)
         self.source = source
+        self.hints = tuple(hints)
         head = f"{source}: " if source else ""
         lines = "\n".join(f"  - {p}" for p in self.problems)
+        lines += "".join(f"\n  hint: {h}" for h in self.hints)
         n = len(self.problems)
         super().__init__(f"{head}{n} unsupported node{'s' if n != 1 else ''}:\n{lines}")
 

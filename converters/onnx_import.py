@@ -80,7 +80,7 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     states, state_info, state_problems = resolve_states(ctx, specs)
     problems += state_problems
     if problems:
-        raise UnsupportedModelError(problems, label)
+        raise UnsupportedModelError(problems, label, hints=_axis_hints(specs))
     g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
     fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
     g.protected = fixed | {v for _, v in outputs}
@@ -111,6 +111,17 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
         raise ConversionError(f"{label}: internal error, the imported graph is inconsistent: "
                               f"{e}") from None
     return graph
+
+
+def _axis_hints(specs: list[InputSpec]) -> list[str]:
+    return [f"input {s.name!r} {list(s.dims)} was taken to have no time axis (no dim named "
+            f"like 'time', no LSTM/GRU/RNN/Conv revealing one); if it has one, give its "
+            f"layout: axes={{{s.name!r}: '{_guess(s)}'}} / --axes {s.name}={_guess(s)}"
+            for s in specs if s.time is None and not s.state_of and len(s.dims) >= 2]
+
+
+def _guess(s: InputSpec) -> str:
+    return {2: "TF", 3: "BTF", 4: "BCTF"}.get(len(s.dims), "B" + "T" + "F" * (len(s.dims) - 2))
 
 
 def _feeds(specs: list[InputSpec], t: int, rng) -> dict[str, np.ndarray]:

@@ -32,7 +32,9 @@ TIME_DIM = re.compile(r"time|seq|len|frame|step|chunk|^t$", re.I)
 BATCH_DIM = re.compile(r"batch|^n$|^b$|^bs$|^num_streams$", re.I)
 RECURRENT = {"LSTM", "GRU", "RNN"}
 PASS_THROUGH = {"Identity", "Cast", "Dropout", "Relu", "Tanh", "Sigmoid", "LeakyRelu", "Abs",
-                "Neg", "Clip", "Mul", "Add", "Sub", "Div", "Unsqueeze"}
+                "Neg", "Clip", "Mul", "Add", "Sub", "Div", "Pow", "Max", "Min", "Sqrt", "Exp",
+                "Log", "Erf", "Gelu", "Elu", "HardSigmoid", "Softplus", "Softsign", "Reciprocal",
+                "LayerNormalization", "Softmax", "LogSoftmax", "MatMul", "ReduceMean"}
 STATE_WORDS = {"h", "c", "hx", "cx", "hidden", "cell", "state", "states", "mem", "memory",
                "cache", "carry", "hc", "ctx", "context"}
 DROP_TOKENS = {"in", "out", "input", "output", "inputs", "outputs", "prev", "next", "new",
@@ -129,7 +131,7 @@ def _trace(name: str, perm: list[int], dims: tuple, cons: dict, depth: int):
         if op == "Transpose" and idx == 0:
             p = a.get("perm") or list(reversed(range(len(perm))))
             found = _trace(node.output[0], [perm[i] for i in p], dims, cons, depth + 1)
-        elif op in PASS_THROUGH and op != "Unsqueeze":
+        elif op in PASS_THROUGH and (op != "ReduceMean" or a.get("keepdims", 1)):
             found = _trace(node.output[0], perm, dims, cons, depth + 1)
         else:
             found = None

@@ -64,9 +64,9 @@ class Source:
         try:
             import onnxruntime as ort
 
-            ort.set_default_logger_severity(3)
+            ort.set_default_logger_severity(4)
             so = ort.SessionOptions()
-            so.log_severity_level = 3
+            so.log_severity_level = 4
             self._ort = ort.InferenceSession(model.SerializeToString(), so,
                                              providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - anything onnxruntime rejects
@@ -137,7 +137,12 @@ def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: flo
              and s["dims"][s["time"]] > 0]
     stepwise = bool(meta["onnx_states"]) or all(s["time"] is None for s in ins.values())
     if fixed and not stepwise:
-        frames = min(frames, fixed[0])
+        model, fixed = _free_time(model, ins, frames), []
+        if model is None:  # the graph bakes its length in: compare on that length only
+            model = load_model(src) if not isinstance(src, onnx.ModelProto) else src
+            frames = min(frames, fixed_len(ins))
+    elif fixed:
+        frames = max(frames // fixed[0], 1) * fixed[0]  # whole source chunks
     shapes = {v.name: v.shape for v in graph.inputs}
     if inputs is not None:
         feeds = {k: from_source(np.asarray(v, np.float32), ins[k]["time"], ins[k]["batch"])
@@ -172,6 +177,33 @@ def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: flo
     if raise_on_fail and not res.passed:
         raise VerificationError(str(res))
     return res
+
+
+def fixed_len(ins: dict) -> int:
+    return min(s["dims"][s["time"]] for s in ins.values() if s["time"] is not None)
+
+
+def _free_time(model: onnx.ModelProto, ins: dict, frames: int) -> onnx.ModelProto | None:
+    """The model with its fixed sequence length made symbolic, if it then runs on ``frames``."""
+    free = onnx.ModelProto()
+    free.CopyFrom(model)
+    for vi in free.graph.input:
+        if vi.name in ins and ins[vi.name]["time"] is not None:
+            vi.type.tensor_type.shape.dim[ins[vi.name]["time"]].dim_param = "time"
+    for vi in free.graph.output:
+        vi.type.tensor_type.ClearField("shape")
+    del free.graph.value_info[:]
+    try:
+        rng = np.random.default_rng(0)
+        feeds = {}
+        for vi in data_inputs(free):
+            dims = [frames if d == "time" else (d if isinstance(d, int) and d > 0 else 1)
+                    for d in declared_dims(vi)]
+            feeds[vi.name] = rng.standard_normal(dims).astype(np.float32)
+        Source(free).run(feeds)
+    except Exception:  # noqa: BLE001 - the fixed length is baked into the graph
+        return None
+    return free
 
 
 def _source_feeds(feeds, ins, n) -> dict[str, np.ndarray]:

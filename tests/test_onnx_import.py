@@ -210,6 +210,17 @@ def test_axes_override():
         load_onnx(FIXTURES / "torch_lstm3_tmajor_op13.onnx", axes={"y": "TBF"})
 
 
+def test_fixed_shape_exports():
+    g = graph("torch_fixed_lstm2_op17")
+    assert g.metadata["onnx_inputs"]["x"]["dims"] == [1, 7, F]
+    assert kinds(g) == ["LSTM", "LSTM", "Dense"]
+    with pytest.raises(UnsupportedModelError, match="--axes x=BCTF") as e:
+        load_onnx(FIXTURES / "torch_fixed_crnn2d_op17.onnx")
+    assert e.value.problems[0].op_type == "Conv"
+    g = load_onnx(FIXTURES / "torch_fixed_crnn2d_op17.onnx", axes={"x": "BCTF"})
+    assert g.inputs[0].shape == (1, 10)
+
+
 @pytest.mark.parametrize(("time", "batch", "rank"), [(1, 0, 3), (0, 1, 3), (2, 0, 4), (2, 0, 3),
                                                      (None, 0, 2), (0, None, 2)])
 def test_layout_round_trip(time, batch, rank):
