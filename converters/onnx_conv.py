@@ -56,17 +56,7 @@ def Conv(ctx: Context, node: onnx.NodeProto) -> None:
     w = np.asarray(ctx.invariant(node.input[1], "W"), np.float32)
     tsp = x.time - 2
     fsp = 1 - tsp
-    strides = list(a.get("strides", [1] * nsp))
-    dil = list(a.get("dilations", [1] * nsp))
-    kernel = list(w.shape[2:])
-    sizes = list(x.shape[2:])
-    pads = _pads(a, nsp, kernel, strides, dil, sizes, tsp)
-    left, right = pads[tsp] + x.tpad[0], pads[tsp + nsp] + x.tpad[1]
-    ext = (kernel[tsp] - 1) * dil[tsp]
-    if left > ext:
-        raise Refuse(f"pads the time axis by {left} frames on the left, more than the kernel "
-                     f"reaches back ({ext}); the extra outputs would precede the input")
-    delay = ext - left
+    pads, strides, dil, (left, right, ext, delay) = _geometry(a, x, w, nsp, tsp)
     attrs = {"stride": strides[tsp], "dilation": dil[tsp], "groups": int(a.get("group", 1)),
              "delay": delay}
     if nsp == 2:
@@ -88,6 +78,19 @@ def Conv(ctx: Context, node: onnx.NodeProto) -> None:
     if cframe != out.frame:
         value = ctx.emit("Reshape", [value], out.frame, {"shape": out.frame})
     ctx.set(node.output[0], out.with_(value=value))
+
+
+def _geometry(a: dict, x, w: np.ndarray, nsp: int, tsp: int):
+    """pads, strides, dilations and the time axis' (left pad, right pad, extent, delay)."""
+    strides = list(a.get("strides", [1] * nsp))
+    dil = list(a.get("dilations", [1] * nsp))
+    pads = _pads(a, nsp, list(w.shape[2:]), strides, dil, list(x.shape[2:]), tsp)
+    left, right = pads[tsp] + x.tpad[0], pads[tsp + nsp] + x.tpad[1]
+    ext = (w.shape[2 + tsp] - 1) * dil[tsp]
+    if left > ext:
+        raise Refuse(f"pads the time axis by {left} frames on the left, more than the kernel "
+                     f"reaches back ({ext}); the extra outputs would precede the input")
+    return pads, strides, dil, (left, right, ext, ext - left)
 
 
 def _tail(ctx: Context, node, x, left, right, ext, stride, delay) -> int | None:

@@ -81,18 +81,7 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     problems += state_problems
     if problems:
         raise UnsupportedModelError(problems, label, hints=_axis_hints(specs))
-    g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
-    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
-    g.protected = fixed | {v for _, v in outputs}
-    collapse_views(g)
-    fold_affine(g)
-    select_from_concat(g)
-    collapse_views(g)
-    dead_code(g, g.protected)
-    fuse_output_views(g)
-    outputs = name_outputs(g, dict(outputs), fixed)
-    for item, value in zip(out_info.values(), outputs, strict=True):
-        item["value"] = value
+    g, outputs = _clean_up(ctx, inputs, outputs, states, out_info)
     metadata = {
         "source": os.path.basename(label), "source_format": "onnx",
         "opset": default_opset(model),
@@ -111,6 +100,23 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
         raise ConversionError(f"{label}: internal error, the imported graph is inconsistent: "
                               f"{e}") from None
     return graph
+
+
+def _clean_up(ctx: Context, inputs, outputs, states, out_info) -> tuple[OpList, list[str]]:
+    """Run the passes; name the outputs after the source's (recorded in ``out_info``)."""
+    g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
+    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
+    g.protected = fixed | {v for _, v in outputs}
+    collapse_views(g)
+    fold_affine(g)
+    select_from_concat(g)
+    collapse_views(g)
+    dead_code(g, g.protected)
+    fuse_output_views(g)
+    names = name_outputs(g, dict(outputs), fixed)
+    for item, value in zip(out_info.values(), names, strict=True):
+        item["value"] = value
+    return g, names
 
 
 def _axis_hints(specs: list[InputSpec]) -> list[str]:

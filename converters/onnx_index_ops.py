@@ -23,7 +23,7 @@ def _time_cut(kind_of_probe: list, what: str) -> tuple:
     return kinds.pop()
 
 
-def _frame_cut(ctx: Context, x: Dyn, cuts: list, out: Dyn) -> tuple[str | None, object]:
+def _frame_cut(ctx: Context, x: Dyn, cuts: list) -> tuple[str | None, object]:
     """Apply per-frame cuts [(frame axis, start, stop, step)] as Slice or Gather views."""
     cur, prov = x, x.prov
     for fa, s, e, st in cuts:
@@ -42,17 +42,45 @@ def _frame_cut(ctx: Context, x: Dyn, cuts: list, out: Dyn) -> tuple[str | None, 
     return cur.value, cur.prov
 
 
-@register
-def Slice(ctx: Context, node: onnx.NodeProto) -> None:
-    x = ctx.dyn(node.input[0])
+def _time_slice(norm: list[tuple], tail: int | None) -> tuple[bool, int | None]:
+    """A slice of the time axis per probe (dim, start, stop, step) -> (last step?, new tail)."""
+    kinds = []
+    for dim, s, e, st in norm:
+        if (s, e, st) == (0, dim, 1):
+            kinds.append(("all",))
+        elif (s, e, st) == (dim - 1, dim, 1):
+            kinds.append(("last",))
+        elif s == 0 and st == 1:
+            kinds.append(("drop", dim - e))
+        else:
+            kinds.append(("other",))
+    kind = _time_cut(kinds, "slicing the time axis")
+    if kind[0] == "last":
+        if tail != 0:
+            raise Refuse("takes the last step of a sequence whose last frames come from right "
+                         "padding (they need future input)")
+        return True, tail
+    if kind[0] == "drop":
+        if tail is None or kind[1] > tail:
+            raise Refuse(f"drops the last {kind[1]} frames of the time axis; only frames "
+                         f"computed from right padding can be dropped in streaming")
+        return False, tail - kind[1]
+    if kind[0] == "other":
+        raise Refuse("slices the time axis; streaming supports only the whole axis, its last "
+                     "step, or dropping right-padding frames")
+    return False, tail
+
+
+def _slice_args(ctx: Context, node: onnx.NodeProto, x: Dyn):
+    """Per axis: the normalized (dim, start, stop, step) of every probe."""
     starts = ctx.static_all(node.input[1])
     ends = ctx.static_all(node.input[2])
     n = np.asarray(starts[0]).size
     axes = [norm_axis(int(a), x.rank) for a in (np.asarray(ctx.invariant(node.input[3]))
                                                  .ravel() if ctx.opt(node, 3) else range(n))]
-    steps = ctx.static_all(node.input[4]) if ctx.opt(node, 4) else [np.ones(n, np.int64)] * len(
-        starts)
-    cuts, last, tail = [], False, x.tail
+    steps = ctx.static_all(node.input[4]) if ctx.opt(node, 4) else \
+        [np.ones(n, np.int64)] * len(starts)
+    out = []
     for k, ax in enumerate(axes):
         norm = []
         for p in range(len(ctx.probes)):
@@ -60,31 +88,17 @@ def Slice(ctx: Context, node: onnx.NodeProto) -> None:
             sl = slice(int(np.ravel(starts[p])[k]), int(np.ravel(ends[p])[k]),
                        int(np.ravel(steps[p])[k]))
             norm.append((dim, *sl.indices(dim)))
+        out.append((ax, norm))
+    return out
+
+
+@register
+def Slice(ctx: Context, node: onnx.NodeProto) -> None:
+    x = ctx.dyn(node.input[0])
+    cuts, last, tail = [], False, x.tail
+    for ax, norm in _slice_args(ctx, node, x):
         if ax == x.time:
-            kinds = []
-            for dim, s, e, st in norm:
-                if (s, e, st) == (0, dim, 1):
-                    kinds.append(("all",))
-                elif (s, e, st) == (dim - 1, dim, 1):
-                    kinds.append(("last",))
-                elif s == 0 and st == 1:
-                    kinds.append(("drop", dim - e))
-                else:
-                    kinds.append(("other",))
-            kind = _time_cut(kinds, "slicing the time axis")
-            if kind[0] == "last":
-                if tail != 0:
-                    raise Refuse("takes the last step of a sequence whose last frames come from "
-                                 "right padding (they need future input)")
-                last = True
-            elif kind[0] == "drop":
-                if tail is None or kind[1] > tail:
-                    raise Refuse(f"drops the last {kind[1]} frames of the time axis; only frames "
-                                 f"computed from right padding can be dropped in streaming")
-                tail -= kind[1]
-            elif kind[0] == "other":
-                raise Refuse("slices the time axis; streaming supports only the whole axis, "
-                             "its last step, or dropping right-padding frames")
+            last, tail = _time_slice(norm, tail)
         elif ax == x.batch:
             if any((s, e, st) != (0, dim, 1) for dim, s, e, st in norm):
                 raise Refuse("slices the batch axis")
@@ -94,13 +108,10 @@ def Slice(ctx: Context, node: onnx.NodeProto) -> None:
             _, s, e, st = norm[0]
             cuts.append((x.faxis(ax), s, e, st))
     out = x.with_(value=None, prov=None, shape=ctx.probe_shape(node.output[0]), tail=tail)
-    value, prov = _frame_cut(ctx, x, cuts, out)
-    cur = x.with_(value=value, prov=prov)
+    value, prov = _frame_cut(ctx, x, cuts)
+    cur = x.with_(value=value, prov=prov, shape=out.shape)  # frame after the cuts
     if last:
         out = out.with_(time=None, reduced=True)
-    cur_frame = tuple(d for i, d in enumerate(out.shape) if i not in (x.time, x.batch))
-    cur = cur.with_(shape=out.shape, time=x.time, batch=x.batch)
-    assert cur.frame == cur_frame
     value, prov = ctx.view("Reshape", [cur], {"shape": out.frame}, out.frame)
     ctx.set(node.output[0], out.with_(value=value, prov=prov))
 

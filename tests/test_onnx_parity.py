@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 pytest.importorskip("onnxruntime")
 
 from edgernn.converters import load_onnx, verify  # noqa: E402
-from edgernn.converters.verify import Source, from_source, to_source  # noqa: E402
+from edgernn.converters.verify import Source, source_outputs  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
 REFUSED = {"onnx_lstm_bidirectional", "onnx_unsupported_ops", "torch_refused_mean_over_time_op17"}
@@ -84,21 +84,13 @@ def test_any_chunking_equals_source(name, cuts):
 
 @functools.cache
 def _reference(name: str, g):
-    """Source output for 200 random frames (stepwise with state feedback for step models)."""
-    model = onnx.load(FIXTURES / f"{name}.onnx")
+    """Source output for 200 random frames (frame by frame with state feedback for step models)."""
     rng = np.random.default_rng(3)
     feeds = {v.name: rng.standard_normal((200, *v.shape)).astype(np.float32) for v in g.inputs}
     meta = g.metadata
-    out, info = next(iter(meta["onnx_outputs"].items()))
-    src = Source(model)
-    ins = meta["onnx_inputs"]
-    if not meta["onnx_states"]:
-        f = {k: to_source(v, ins[k]["time"], ins[k]["batch"], len(ins[k]["dims"]))
-             for k, v in feeds.items()}
-        return from_source(src.run(f)[out], info["time"], info["batch"]), feeds
-    from edgernn.converters.verify import _reference_stepwise
-
-    return _reference_stepwise(src, model, meta, feeds, 200, [])[out], feeds
+    src = Source(onnx.load(FIXTURES / f"{name}.onnx"))
+    out = next(iter(meta["onnx_outputs"]))
+    return source_outputs(src, meta, feeds, 200, chunk=1 if meta["onnx_states"] else 0)[out], feeds
 
 
 def test_verify_reports_failure_above_tolerance():
