@@ -244,6 +244,14 @@ def _reduce(fn: str):
             faxes.append(x.faxis(ax, node.op_type))
         keep = bool(a.get("keepdims", 1))
         out = ctx.probe_shape(node.output[0])
+        if not faxes:  # only a size-1 batch axis: a reshape
+            batch = None if not keep else x.batch
+            time = x.time if keep or x.batch is None or x.time is None or x.time < x.batch \
+                else x.time - 1
+            value = ctx.reshape(x.with_(shape=x.shape), x.frame)
+            ctx.set(node.output[0], x.with_(value=value, prov=None, shape=out, time=time,
+                                            batch=batch))
+            return
         time = x.time if x.time is None or keep else x.time - sum(
             1 for ax in axes if norm_axis(ax, x.rank) < x.time)
         batch = x.batch

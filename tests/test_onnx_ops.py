@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgernn.converters import load_onnx, verify
+from edgernn.converters import UnsupportedModelError, load_onnx, verify
 
 F = 8
 rng = np.random.default_rng(11)
@@ -168,3 +168,14 @@ def test_recurrent_activations_and_clip(op, gates, attrs):
     g = check(nodes, inits, outputs=("y", "Y_h"))
     (rec,) = [o for o in g.ops if o.kind == op]
     assert tuple(rec.attr("activations")) == tuple(attrs["activations"])
+
+
+def test_flatten_keeps_time_and_refuses_merging_it():
+    g = check([node("Flatten", ["x"], "y", axis=1)], {}, in_dims=("time", 2, 4))
+    assert g.shape("y") == (8,)
+    with pytest.raises(UnsupportedModelError, match="time axis together"):
+        load_onnx(helper.make_model(helper.make_graph(
+            [node("Flatten", ["x"], "y", axis=1)], "f",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "time", 2, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
+            opset_imports=[helper.make_opsetid("", 17)]))

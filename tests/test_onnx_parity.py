@@ -104,3 +104,16 @@ def test_verify_given_inputs():
     res = verify(FIXTURES / "torch_gru2_op13.onnx", graph("torch_gru2_op13"),
                  inputs={"x": x}, tolerance=TOL)
     assert res.frames == 40 and res.passed
+
+
+@pytest.mark.parametrize("name", ["torch_step_cell_op13", "torch_crnn_op17",
+                                  "torch_strided_conv_gru_op13", "torch_step_lstm_op17"])
+def test_multi_stream_batch_equals_single_streams(name):
+    import edgernn
+
+    g = graph(name)
+    m = edgernn.Model(g)
+    x = np.random.default_rng(0).standard_normal((60, 3, *g.inputs[0].shape)).astype(np.float32)
+    batched = m.streams(3).run(x)
+    single = np.stack([m.stream().run(x[:, i]) for i in range(3)], axis=1)
+    np.testing.assert_allclose(batched, single, atol=1e-6)
