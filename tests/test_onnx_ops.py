@@ -179,3 +179,15 @@ def test_flatten_keeps_time_and_refuses_merging_it():
             [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "time", 2, 4])],
             [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
             opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_last_step_after_a_strided_conv():
+    """Y_h of a GRU behind a stride-2 causal conv: a value every 2nd frame, = the source
+    on the prefix up to that frame."""
+    nodes = [node("Transpose", ["x"], "xt", perm=[1, 2, 0]),
+             node("Conv", ["xt", "w"], "cv", pads=[1, 0], strides=[2], kernel_shape=[2]),
+             node("Transpose", ["cv"], "seq", perm=[2, 0, 1]),
+             node("GRU", ["seq", "W", "R"], ["", "y"], hidden_size=H, linear_before_reset=1)]
+    g = check(nodes, {"w": c(4, F, 2), "W": c(1, 3 * H, 4), "R": c(1, 3 * H, H)})
+    out = g.metadata["onnx_outputs"]["y"]
+    assert out["reduced"] and out["stride"] == 2
