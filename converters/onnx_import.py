@@ -164,7 +164,7 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
             raise
         except Exception as e:  # noqa: BLE001 - the evaluator raises anything
             unknown = _unknown_ops(model, names)
-            if unknown:
+            if any(p.reason.startswith("no converter") for p in unknown):
                 raise UnsupportedModelError(unknown, label) from None
             raise ConversionError(f"{label}: running the model on sample inputs failed "
                                   f"({type(e).__name__}: {e})") from None
@@ -175,11 +175,23 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
 
 
 def _unknown_ops(model: onnx.ModelProto, names: list[str]) -> list[Problem]:
+    """Refusals visible without running the model (when it cannot be run)."""
     dynamic = dynamic_names(model.graph, names)
-    return [Problem(n.op_type, n.name, HINTS.get(n.op_type, "no converter for this op"))
-            for n in model.graph.node
-            if any(o in dynamic for o in n.output)
-            and (n.domain not in ("", "ai.onnx") or n.op_type not in OPS)]
+    out = []
+    for n in model.graph.node:
+        if not any(o in dynamic for o in n.output):
+            continue
+        if n.domain not in ("", "ai.onnx") or n.op_type not in OPS:
+            out.append(Problem(n.op_type, n.name, HINTS.get(n.op_type, "no converter for this "
+                                                           "op" + (f" (domain {n.domain!r})"
+                                                                   if n.domain else ""))))
+        elif n.op_type in ("LSTM", "GRU", "RNN"):
+            direction = next((a.s.decode() for a in n.attribute if a.name == "direction"),
+                             "forward")
+            if direction != "forward":
+                out.append(Problem(n.op_type, n.name, f"direction={direction!r} cannot stream; "
+                                                      f"export a forward model"))
+    return out
 
 
 def _seed_inputs(ctx: Context, specs: list[InputSpec]) -> list[Value]:

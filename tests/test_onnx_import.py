@@ -325,3 +325,20 @@ def test_old_opset_and_tflite_and_missing_files():
         convert("model.tflite", "model.ern")
     with pytest.raises(ConversionError, match="no such file"):
         load_onnx("/nonexistent/model.onnx")
+
+
+def test_custom_domain_op_is_named_even_when_the_model_cannot_run():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("FancyNorm", ["x"], ["z"], name="fancy", domain="com.example"),
+             helper.make_node("LSTM", ["z", "W", "R"], ["Y"], name="bi", hidden_size=H,
+                              direction="bidirectional")]
+    m = helper.make_model(
+        helper.make_graph(nodes, "t", [_vi("x", ["time", "batch", F])],
+                          [_vi("Y", ["time", 2, "batch", H])],
+                          [numpy_helper.from_array(v, k) for k, v in
+                           _lstm_inits(rng, dirs=2).items()]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    with pytest.raises(UnsupportedModelError) as e:
+        load_onnx(m)
+    assert {p.node for p in e.value.problems} == {"fancy", "bi"}
+    assert "com.example" in str(e.value)
