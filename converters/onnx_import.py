@@ -25,6 +25,7 @@ from edgernn.shapes import check_graph
 from . import onnx_conv, onnx_index_ops, onnx_rnn, onnx_shape_ops  # noqa: F401 - register ops
 from .errors import ConversionError, Problem, UnsupportedModelError
 from .onnx_context import Context, Dyn, Refuse
+from .onnx_fuse import fuse_layernorm
 from .onnx_graph import (
     default_opset,
     dynamic_names,
@@ -108,6 +109,7 @@ def _clean_up(ctx: Context, inputs, outputs, states, out_info) -> tuple[OpList, 
     fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
     g.protected = fixed | {v for _, v in outputs}
     collapse_views(g)
+    fuse_layernorm(g)
     fold_affine(g)
     select_from_concat(g)
     collapse_views(g)

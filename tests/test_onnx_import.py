@@ -342,3 +342,8 @@ def test_custom_domain_op_is_named_even_when_the_model_cannot_run():
         load_onnx(m)
     assert {p.node for p in e.value.problems} == {"fancy", "bi"}
     assert "com.example" in str(e.value)
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+def test_layer_norm_is_one_op_at_every_opset(opset):
+    assert kinds(graph(f"torch_classifier_hn_op{opset}")) == ["LayerNorm", "GRU", "GRU", "Dense"]
