@@ -117,3 +117,11 @@ def test_multi_stream_batch_equals_single_streams(name):
     batched = m.streams(3).run(x)
     single = np.stack([m.stream().run(x[:, i]) for i in range(3)], axis=1)
     np.testing.assert_allclose(batched, single, atol=1e-6)
+
+
+def test_fixed_shape_export_matches_its_dynamic_twin_on_200_frames():
+    """torch_fixed_crnn2d bakes its 7 frames into a Reshape: check 200 frames against the
+    same module exported with dynamic axes."""
+    res = verify(FIXTURES / "torch_crnn2d_op17.onnx", graph("torch_fixed_crnn2d_op17"),
+                 frames=200, tolerance=TOL)
+    assert res.frames == 200 and res.passed, str(res)
