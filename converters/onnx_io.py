@@ -11,7 +11,8 @@ this order of preference, from
    LSTM/GRU/RNN fixes time and batch by its ``layout``; a Conv has batch at 0
    and time on its (only symbolic) spatial axis; an LSTM ``initial_h`` marks a
    state;
-4. otherwise the input has no time axis: one call = one frame (a step model).
+4. otherwise the input has no time axis: one call = one frame (a step model);
+   a leading axis of size 1 (or symbolic) is taken as batch.
 
 Inputs without a time axis that pair with an output (by name and shape, or the
 caller's ``state_pairs``) are *state*: fed from the paired output of the
@@ -104,8 +105,13 @@ def _infer(name: str, dims: tuple, cons: dict) -> InputSpec:
         if b is None and len(named_b) == 1:
             b = named_b[0]
         return InputSpec(name, dims, t, b, how)
-    b = named_b[0] if len(named_b) == 1 else None
-    return InputSpec(name, dims, None, b, "no time axis found: one call = one frame")
+    if len(named_b) == 1:
+        return InputSpec(name, dims, None, named_b[0], "no time axis found: one call = one "
+                                                       "frame")
+    if len(dims) >= 2 and (dims[0] == 1 or not isinstance(dims[0], int)):
+        return InputSpec(name, dims, None, 0, "no time axis found: one call = one frame; "
+                                              "leading axis taken as batch")
+    return InputSpec(name, dims, None, None, "no time axis found: one call = one frame")
 
 
 def _trace(name: str, perm: list[int], dims: tuple, cons: dict, depth: int):

@@ -34,15 +34,31 @@ def static_frame(ctx: Context, name: str, rank: int, time, batch, what: str) -> 
     return frames[0]
 
 
+def _single_frame(ctx: Context, names: list[str]) -> dict[str, Dyn]:
+    """Metas of the dynamic operands; with a source chunk of exactly one frame (time fixed
+    to 1) a time axis mixed with time-less operands is just a size-1 frame axis."""
+    metas = {n: ctx.dyn(n) for n in names if ctx.is_dyn(n)}
+    timed = [n for n, d in metas.items() if d.time is not None]
+    if not timed or len(timed) == len(metas):
+        return metas
+    if all(ctx.probe_shape(n, p)[metas[n].time] == 1 for n in timed
+           for p in range(len(ctx.probes))):
+        for n in timed:
+            d = metas[n].with_(time=None)
+            metas[n] = d.with_(value=ctx.reshape(metas[n], d.frame))
+    return metas
+
+
 def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn, list[str]]:
     """Align operands for numpy broadcasting per frame: (output meta, IR input names)."""
+    metas = _single_frame(ctx, names)
     shapes = [ctx.probe_shape(n) for n in names]
     rank = max(len(s) for s in shapes)
     ref, time, batch = None, None, None
     for n in names:
-        if not ctx.is_dyn(n):
+        if n not in metas:
             continue
-        d = ctx.dyn(n)
+        d = metas[n]
         off = rank - d.rank
         t = None if d.time is None else d.time + off
         b = None if d.batch is None else d.batch + off
@@ -61,13 +77,13 @@ def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn
     for n, s in zip(names, shapes, strict=True):
         aligned = (1,) * (rank - len(s)) + s
         target = tuple(aligned[i] for i in range(rank) if i not in (time, batch))
-        if ctx.is_dyn(n):
-            inputs.append(ctx.reshape(ctx.dyn(n), target))
+        if n in metas:
+            inputs.append(ctx.reshape(metas[n], target))
         else:
             c = static_frame(ctx, n, rank, time, batch, f"constant {n!r}")
             inputs.append(ctx.add_const(c.astype(np.float32), "const"))
     out = ref.with_(value=None, shape=ctx.probe_shape(node.output[0]), time=time, batch=batch,
-                    prov=None, reduced=any(ctx.dyn(n).reduced for n in names if ctx.is_dyn(n)))
+                    prov=None, reduced=any(d.reduced for d in metas.values()))
     return out, inputs
 
 

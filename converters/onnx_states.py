@@ -63,6 +63,8 @@ def resolve_states(ctx: Context, specs: list[InputSpec]) -> tuple[list[State], d
             info[spec.name] = {"output": spec.state_of, "mode": "internal", "ops": ops}
             continue
         out = ctx.metas.get(spec.state_of)
+        if spec.state_of in ctx.poisoned:
+            continue  # the node computing it is already reported
         linked = [op for (op, _), link in ctx.links.items()
                   if any(e[1] == spec.name for e in link)]
         if linked:

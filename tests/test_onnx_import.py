@@ -347,3 +347,23 @@ def test_custom_domain_op_is_named_even_when_the_model_cannot_run():
 @pytest.mark.parametrize("opset", [11, 13, 17])
 def test_layer_norm_is_one_op_at_every_opset(opset):
     assert kinds(graph(f"torch_classifier_hn_op{opset}")) == ["LayerNorm", "GRU", "GRU", "Dense"]
+
+
+def test_step_cell_with_a_one_frame_chunk():
+    """x [1, 1, F] (time fixed to one frame) mixed with a state h [1, H] in plain ops."""
+    rng = np.random.default_rng(0)
+    inits = {"shape": np.array([1, F], np.int64),
+             "W": rng.standard_normal((F, H)).astype(np.float32) * 0.5,
+             "U": rng.standard_normal((H, H)).astype(np.float32) * 0.5}
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["x2"]),
+             helper.make_node("MatMul", ["x2", "W"], ["a"]),
+             helper.make_node("MatMul", ["h", "U"], ["b"]),
+             helper.make_node("Add", ["a", "b"], ["s"]),
+             helper.make_node("Tanh", ["s"], ["h_out"]),
+             helper.make_node("Sigmoid", ["h_out"], ["y"])]
+    m = _model(nodes, [_vi("x", [1, 1, F]), _vi("h", [1, H])],
+               [_vi("y", [1, H]), _vi("h_out", [1, H])], inits)
+    for axes in (None, {"x": "BTF"}):
+        g = load_onnx(m, axes=axes)
+        assert g.shape("y") == (H,) and len(g.states) == 1
+        assert verify(m, g, frames=50, tolerance=1e-5).passed
