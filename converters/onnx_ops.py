@@ -34,7 +34,7 @@ def static_frame(ctx: Context, name: str, rank: int, time, batch, what: str) -> 
     return frames[0]
 
 
-def _single_frame(ctx: Context, names: list[str]) -> dict[str, Dyn]:
+def single_frame(ctx: Context, names: list[str]) -> dict[str, Dyn]:
     """Metas of the dynamic operands; with a source chunk of exactly one frame (time fixed
     to 1) a time axis mixed with time-less operands is just a size-1 frame axis."""
     metas = {n: ctx.dyn(n) for n in names if ctx.is_dyn(n)}
@@ -51,7 +51,7 @@ def _single_frame(ctx: Context, names: list[str]) -> dict[str, Dyn]:
 
 def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn, list[str]]:
     """Align operands for numpy broadcasting per frame: (output meta, IR input names)."""
-    metas = _single_frame(ctx, names)
+    metas = single_frame(ctx, names)
     shapes = [ctx.probe_shape(n) for n in names]
     rank = max(len(s) for s in shapes)
     ref, time, batch = None, None, None

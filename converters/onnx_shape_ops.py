@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 
 from .onnx_context import Context, Dyn, Refuse, norm_axis
-from .onnx_ops import OPS, register, static_frame
+from .onnx_ops import OPS, register, single_frame, static_frame
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                onnx.TensorProto.BFLOAT16}
@@ -140,13 +140,14 @@ def Expand(ctx: Context, node: onnx.NodeProto) -> None:
 @register
 def Concat(ctx: Context, node: onnx.NodeProto) -> None:
     names = [n for n in node.input if n]
-    ref = next(ctx.dyn(n) for n in names if ctx.is_dyn(n))
+    metas = single_frame(ctx, names)
+    ref = next(iter(metas.values()))
     axis = norm_axis(ctx.attrs(node)["axis"], ref.rank)
     fa = ref.faxis(axis, "Concat")
     dyns = []
     for n in names:
-        if ctx.is_dyn(n):
-            d = ctx.dyn(n)
+        if n in metas:
+            d = metas[n]
             if (d.time, d.batch, d.stride, d.delay) != (ref.time, ref.batch, ref.stride,
                                                         ref.delay):
                 raise Refuse("concatenates tensors with different time/batch layouts or rates")
@@ -159,8 +160,8 @@ def Concat(ctx: Context, node: onnx.NodeProto) -> None:
         return
     inputs = []
     for n in names:
-        if ctx.is_dyn(n):
-            inputs.append(ctx.value(ctx.dyn(n)))
+        if n in metas:
+            inputs.append(ctx.value(metas[n]))
         else:
             c = static_frame(ctx, n, ref.rank, ref.time, ref.batch, f"constant {n!r}")
             inputs.append(ctx.add_const(c.astype(np.float32), "const"))
