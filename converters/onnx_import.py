@@ -252,6 +252,12 @@ def _outputs(ctx: Context, model: onnx.ModelProto, specs, problems) -> tuple[lis
         if why:
             problems.append(Problem("output", o.name, why))
             continue
+        first = next(iter(info.values()), None)
+        if first is not None and (first["stride"], first["delay"]) != (d.stride, d.delay):
+            problems.append(Problem("output", o.name, f"comes every {d.stride} frame(s) after "
+                                    f"a delay of {d.delay}, unlike {outputs[0][0]!r}; all "
+                                    f"outputs of a stream must share one frame schedule"))
+            continue
         outputs.append((o.name, ctx.value(d)))
         info[o.name] = {"time": d.time, "batch": d.batch, "reduced": d.reduced,
                         "stride": d.stride, "delay": d.delay, "tail": d.tail,

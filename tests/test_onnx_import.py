@@ -367,3 +367,16 @@ def test_step_cell_with_a_one_frame_chunk():
         g = load_onnx(m, axes=axes)
         assert g.shape("y") == (H,) and len(g.states) == 1
         assert verify(m, g, frames=50, tolerance=1e-5).passed
+
+
+def test_outputs_at_different_frame_rates_are_refused():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 2, 0]),
+             helper.make_node("Conv", ["xt", "w"], ["cv"], pads=[1, 0], strides=[2],
+                              kernel_shape=[2], name="strided"),
+             helper.make_node("Relu", ["x"], ["y"], name="per_frame")]
+    m = _model(nodes, [_vi("x", ["time", "batch", F])], [_vi("y", None), _vi("cv", None)],
+               {"w": rng.standard_normal((4, F, 2)).astype(np.float32)})
+    with pytest.raises(UnsupportedModelError, match="one frame schedule") as e:
+        load_onnx(m)
+    assert e.value.problems[0].node == "cv"
