@@ -105,8 +105,8 @@ def apply_view(kind: str, attrs: dict, arrays: list[np.ndarray]) -> np.ndarray:
 class Context:
     """Metas of dynamic tensors, static values from probes, and the IR being built."""
 
-    def __init__(self, probes: list[dict], probe_T: list[int], opset: int) -> None:
-        self.probes, self.probe_T, self.opset = probes, probe_T, opset
+    def __init__(self, probes: list[dict], opset: int) -> None:
+        self.probes, self.opset = probes, opset
         self.metas: dict[str, Dyn] = {}
         self.ops: list[Op] = []
         self.values: dict[str, Value] = {}
@@ -116,7 +116,6 @@ class Context:
         self.notes: list[str] = []
         self.used: set[str] = set()
         self.poisoned: set[str] = set()
-        self.node: onnx.NodeProto | None = None
         self.node_name = ""
         self._taken: set[str] = set()
         self._op_names: set[str] = set()

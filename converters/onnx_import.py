@@ -69,10 +69,10 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     model = onnx.ModelProto()
     model.CopyFrom(load_model(src))
     specs = pair_states(input_specs(model, axes), list(model.graph.output), state_pairs)
-    probes, ts = _probe(model, specs, label)
+    probes = _probe(model, specs, label)
     names = [s.name for s in specs]
     dynamic = dynamic_names(model.graph, names)
-    ctx = Context(probes, ts, default_opset(model))
+    ctx = Context(probes, default_opset(model))
     ctx.used = {i for n in model.graph.node for i in node_inputs(n)} | {
         o.name for o in model.graph.output}
     inputs = _seed_inputs(ctx, specs)
@@ -172,7 +172,7 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
                                   f"({type(e).__name__}: {e})") from None
         dynamic = dynamic_names(model.graph, names)
         if not inline_static_ifs(model, probes, dynamic):
-            return probes, ts
+            return probes
     raise ConversionError(f"{label}: too many nested If nodes")
 
 
@@ -220,7 +220,7 @@ def _convert_nodes(ctx: Context, model: onnx.ModelProto, dynamic: set[str]) -> l
             poisoned.update(node.output)
             continue
         fn = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        ctx.node, ctx.node_name = node, name
+        ctx.node_name = name
         try:
             if fn is None:
                 raise Refuse(HINTS.get(node.op_type, "no converter for this op"))

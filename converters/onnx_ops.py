@@ -147,7 +147,7 @@ def Clip(ctx: Context, node: onnx.NodeProto) -> None:
     _same(ctx, node, x, value)
 
 
-def _dense(ctx: Context, node: onnx.NodeProto, x: Dyn, w: np.ndarray, b, out_frame) -> str:
+def _dense(ctx: Context, x: Dyn, w: np.ndarray, b, out_frame) -> str:
     """Dense over the last frame axis: W (out, in)."""
     inputs = [ctx.value(x), ctx.add_const(w.astype(np.float32), "W")]
     if b is not None:
@@ -174,7 +174,7 @@ def MatMul(ctx: Context, node: onnx.NodeProto) -> None:
                   time=None if x.time is None else x.time + off,
                   batch=None if x.batch is None else x.batch + off)
     dense_frame = x.frame[:-1] + (wt.shape[0],)
-    value = _dense(ctx, node, x, wt, None, dense_frame)
+    value = _dense(ctx, x, wt, None, dense_frame)
     if dense_frame != out.frame:
         value = ctx.emit("Reshape", [value], out.frame, {"shape": out.frame})
     ctx.set(node.output[0], out.with_(value=value))
@@ -200,7 +200,7 @@ def Gemm(ctx: Context, node: onnx.NodeProto) -> None:
         if not np.all(c == c[:1]):
             raise Refuse("Gemm C varies along the batch or time axis")
         bias = c[0] * np.float32(a.get("beta", 1.0))
-    value = _dense(ctx, node, x, w, bias, (w.shape[0],))
+    value = _dense(ctx, x, w, bias, (w.shape[0],))
     other = 1 - contract
     t = 0 if x.time == other else None
     b = 0 if x.batch == other else None
