@@ -3,26 +3,31 @@
 #
 # Makes (or reuses) a virtual environment in .venv, installs edgernn with its
 # [dev] extra (onnx, onnxruntime, ai-edge-litert, torch CPU, pytest, hypothesis,
-# ruff), checks style with ruff, then runs pytest.  System packages for the
-# audio tests (libportaudio2, alsa-utils, espeak-ng, sox) come from apt; run as
-# root (as CI does) it installs them itself, otherwise it says what is missing.
+# ruff), checks style with ruff, then runs pytest.  The system packages the
+# audio tests use (libportaudio2, alsa-utils, espeak-ng, sox) come from apt: as
+# root or with password-less sudo it installs them, otherwise it names them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=${EDGERNN_VENV:-.venv}
+APT_PACKAGES="libportaudio2 alsa-utils espeak-ng sox"
+if command -v apt-get >/dev/null; then
+    missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+    if [ -n "$missing" ]; then
+        sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+        # shellcheck disable=SC2086
+        if $sudo true 2>/dev/null; then
+            export DEBIAN_FRONTEND=noninteractive
+            $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        else
+            echo "note: missing apt packages (audio tests will skip): sudo apt-get install" $missing >&2
+        fi
+    fi
+fi
+
 export EDGERNN_CACHE_DIR=${EDGERNN_CACHE_DIR:-$PWD/.cache/numba}
 export NUMBA_CACHE_DIR=$EDGERNN_CACHE_DIR
-
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV" || {
-        echo "could not create a venv: on Debian / Raspberry Pi OS run: sudo apt-get install python3-venv" >&2
-        exit 1
-    }
-fi
-# shellcheck disable=SC1091
-. "$VENV/bin/activate"
-python -m pip install -q --upgrade pip
+# shellcheck source=demos/venv.sh
+. demos/venv.sh
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build on x86.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
