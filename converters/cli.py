@@ -24,6 +24,22 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _metadata(args: argparse.Namespace) -> dict:
+    meta: dict = dict(_pairs(args.meta, "--meta"))
+    if args.labels:
+        text = args.labels
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text()
+            except OSError as e:
+                raise ValueError(f"--labels {args.labels}: cannot read ({e.strerror})") from None
+            labels = [line.strip() for line in text.splitlines() if line.strip()]
+        else:
+            labels = [t.strip() for t in text.split(",")]
+        meta["labels"] = labels
+    return meta
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="source model (.onnx)")
     parser.add_argument("-o", "--output", help="the .ern file to write (default: the model's "
@@ -40,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--axes", action="append", default=[], metavar="INPUT=LAYOUT",
                         help="axes of an input, one letter each: T time, B batch, other "
                              "letters features, e.g. x=BTF; repeatable")
+    parser.add_argument("--labels", help="class labels of the output, comma-separated, or "
+                                         "@FILE with one per line; stored in the .ern")
+    parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra metadata stored in the .ern; repeatable")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
@@ -53,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = convert(args.model, dst, verify=args.verify, tolerance=args.tolerance,
                          frames=args.frames, state_pairs=_pairs(args.state, "--state"),
-                         axes=_pairs(args.axes, "--axes"))
+                         axes=_pairs(args.axes, "--axes"), metadata=_metadata(args))
     except VerificationError as e:
         print(f"edgernn: error: {e}", file=sys.stderr)
         return 1

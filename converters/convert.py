@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 
 from edgernn.ir import Graph
@@ -71,6 +72,17 @@ def _notes(graph: Graph) -> list[str]:
     return notes
 
 
+def _label_notes(graph: Graph) -> list[str]:
+    labels = graph.metadata.get("labels")
+    if not labels or not graph.outputs:
+        return []
+    size = int(np.prod(graph.shape(graph.outputs[0])))
+    if len(labels) == size:
+        return []
+    return [f"{len(labels)} labels given but output {graph.outputs[0]!r} has {size} values "
+            f"per frame: labels will not be shown"]
+
+
 def source_format(src) -> str:
     if isinstance(src, onnx.ModelProto):
         return "onnx"
@@ -87,7 +99,7 @@ def source_format(src) -> str:
 def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
             state_pairs: dict[str, str] | None = None, axes: dict[str, str] | None = None,
             tolerance: float = 1e-4, frames: int = 200, seed: int = 0,
-            inputs: dict | None = None) -> ConversionReport:
+            inputs: dict | None = None, metadata: dict | None = None) -> ConversionReport:
     """Convert ``src`` (.onnx) to an IR graph and write ``dst`` (.ern) if given.
 
     ``verify=True`` runs the source model (onnxruntime, or the ONNX reference
@@ -95,7 +107,8 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
     random frames (or ``inputs``, in the source's layout with batch 1), streamed
     whole, frame by frame and in random chunks; above ``tolerance`` it raises
     :class:`VerificationError` and writes nothing.  ``state_pairs`` and ``axes``:
-    see :func:`edgernn.converters.load_onnx`.
+    see :func:`edgernn.converters.load_onnx`.  ``metadata`` is stored in the file
+    (e.g. ``{"labels": [...]}``, which ``edgernn run`` and ``Model.labels`` use).
     """
     source_format(src)
     from .onnx_import import load_onnx
@@ -103,7 +116,8 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
 
     graph = load_onnx(src, axes=axes, state_pairs=state_pairs)
     label = "<model>" if isinstance(src, onnx.ModelProto) else os.fspath(src)
-    report = ConversionReport(label, None, graph, notes=_notes(graph))
+    graph.metadata.update(metadata or {})
+    report = ConversionReport(label, None, graph, notes=_notes(graph) + _label_notes(graph))
     if verify:
         report.verification = run_verify(src, graph, frames=frames, tolerance=tolerance,
                                           seed=seed, inputs=inputs)

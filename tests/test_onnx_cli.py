@@ -62,3 +62,21 @@ def test_failed_verification_exits_1_and_writes_nothing(tmp_path):
                     "--tolerance", "0", "--frames", "20")
     assert r.returncode == 1 and "verification failed" in r.stderr
     assert "Traceback" not in r.stderr and not dst.exists()
+
+
+def test_labels_and_metadata_are_stored_and_used(tmp_path):
+    dst = tmp_path / "crnn.ern"
+    (tmp_path / "labels.txt").write_text("yes\nno\nup\ndown\n")
+    r = convert_cli(str(FIXTURES / "torch_crnn_op13.onnx"), "-o", str(dst),
+                    "--labels", f"@{tmp_path / 'labels.txt'}", "--meta", "task=kws")
+    assert r.returncode == 0, r.stderr
+    m = edgernn.load(dst)
+    assert m.labels == ["yes", "no", "up", "down"] and m.metadata["task"] == "kws"
+    x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run = subprocess.run([sys.executable, "-m", "edgernn.cli", "run", str(dst), "-i",
+                          str(tmp_path / "x.npy")], capture_output=True, text=True, timeout=300)
+    want = [m.labels[k] for k in m.stream().run(x).argmax(1)]
+    assert [line.split()[1] for line in run.stdout.splitlines()] == want
+    r = convert_cli(str(FIXTURES / "torch_crnn_op13.onnx"), "-o", str(dst), "--labels", "a,b")
+    assert r.returncode == 0 and "2 labels given but output 'y' has 4 values" in r.stdout
