@@ -193,7 +193,10 @@ def run(model_arg: str | None = None, limit: int | None = None) -> int:
     probs, us = stream_recordings(model, x)
     probs = probs.reshape(len(x), x.shape[1], -1)
     labels = _labels(model, probs.shape[-1], [str(v) for v in data["labels"]])
-    secs = (lambda n: f"{n} frames ({n / rate:.1f} s)") if rate else (lambda n: f"{n} frames")
+    def secs(n: int) -> str:
+        frames = f"{n} frame{'s' if n != 1 else ''}"
+        return f"{frames} ({n / rate:.1f} s)" if rate else frames
+
     correct, settle = _table(probs, truth, labels, secs)
     med = round(float(np.median(settle[correct]))) if correct.any() else 0
     print(f"\naccuracy   {correct.sum()}/{len(y)} = {correct.mean():.3f} at the last frame; "
