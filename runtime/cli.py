@@ -67,12 +67,12 @@ def read_frames(path: str) -> np.ndarray:
             raise EdgeRNNError(f"{path}: not a readable .npy file ({e})") from None
     if p.suffix in (".csv", ".txt"):
         try:
-            rows = np.genfromtxt(p, delimiter=",", dtype=np.float32, skip_header=0)
-            if rows.ndim and np.isnan(rows.reshape(len(rows), -1)[0]).all():
-                rows = rows[1:]  # a header row
+            rows = np.genfromtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
         except ValueError as e:
             raise EdgeRNNError(f"{path}: not a numeric CSV ({e})") from None
-        return rows.reshape(len(rows), -1) if rows.ndim else rows.reshape(1, 1)
+        if len(rows) and np.isnan(rows[0]).all():
+            rows = rows[1:]  # a header row
+        return rows
     raise EdgeRNNError(f"{path}: unknown input format {p.suffix!r}; use .npy or .csv")
 
 
@@ -85,10 +85,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     (name, shape), = model.inputs.items() if len(model.inputs) == 1 else ((None, None),)
     if name is None:
         raise EdgeRNNError("`edgernn run` feeds models with one input; use the Python API")
+    size = int(np.prod(shape))
     if frames.ndim == 2 and len(shape) != 1:
+        if frames.shape[1] != size:
+            raise EdgeRNNError(f"{args.input}: {frames.shape[1]} values per row, the model's "
+                               f"input {name!r} takes frames of shape {shape} ({size} values)")
         frames = frames.reshape(len(frames), *shape)
     t0 = time.perf_counter()
-    out = model.stream().run(frames.astype(np.float32, copy=False))
+    out = model.stream().run(frames)
     dt = time.perf_counter() - t0
     if isinstance(out, dict):
         out = out[model.graph.outputs[0]]
@@ -96,20 +100,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         _write(args.output, out)
     else:
         _print_frames(out, model.labels, args.every)
-    print(f"# {len(frames)} frames in {dt * 1e3:.1f} ms ({dt / max(len(frames), 1) * 1e6:.1f} "
-          f"µs/frame, including kernel loading)", file=sys.stderr)
+    n = len(frames)
+    print(f"# {n} frame{'s' if n != 1 else ''} in {dt * 1e3:.1f} ms "
+          f"({dt / max(n, 1) * 1e6:.1f} µs/frame, including kernel loading)", file=sys.stderr)
     return 0
 
 
+def _rows(out: np.ndarray) -> np.ndarray:
+    return out.reshape(out.shape[0], int(np.prod(out.shape[1:])))
+
+
 def _write(path: str, out: np.ndarray) -> None:
-    if path.endswith(".csv"):
-        np.savetxt(path, out.reshape(len(out), -1), delimiter=",", fmt="%.7g")
-    else:
-        np.save(path, out)
+    """.csv as text, anything else as .npy written to exactly that path."""
+    try:
+        if path.endswith(".csv"):
+            np.savetxt(path, _rows(out), delimiter=",", fmt="%.7g")
+        else:
+            with open(path, "wb") as f:
+                np.save(f, out)
+    except OSError as e:
+        raise EdgeRNNError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _print_frames(out: np.ndarray, labels: list[str] | None, every: int) -> None:
-    flat = out.reshape(len(out), -1)
+    flat = _rows(out)
     for t in range(0, len(flat), max(every, 1)):
         row = flat[t]
         if labels and len(labels) == row.size:
@@ -194,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except EdgeRNNError as e:
+    except (EdgeRNNError, OSError) as e:
         print(f"edgernn: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

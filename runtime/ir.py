@@ -67,7 +67,11 @@ def reorder_gates(w: np.ndarray, src: str, dst: str, axis: int = 0) -> np.ndarra
     src, dst = norm(src), norm(dst)
     if sorted(src) != sorted(dst):
         raise GraphError(f"gate orders {src!r} and {dst!r} name different gates")
-    blocks = np.split(np.asarray(w), len(src), axis=axis)
+    w = np.asarray(w)
+    if w.ndim == 0 or w.shape[axis] % len(src):
+        raise GraphError(f"an array of shape {w.shape} cannot hold {len(src)} equal gate blocks "
+                         f"({src}) along axis {axis}")
+    blocks = np.split(w, len(src), axis=axis)
     return np.concatenate([blocks[src.index(ch)] for ch in dst], axis=axis)
 
 

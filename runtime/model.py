@@ -58,7 +58,7 @@ class Model:
         """``n`` independent streams advanced together; frames are ``(n, *frame_shape)``."""
         return Stream(self.plan, batch=n)
 
-    def run(self, frames: Any, **inputs: Any) -> np.ndarray | dict:
+    def run(self, frames: Any = None, /, **inputs: Any) -> np.ndarray | dict:
         """Run a whole sequence through a fresh stream."""
         return self.stream().run(frames, **inputs)
 

@@ -175,7 +175,7 @@ class Program:
             for call, _, _ in self.calls:
                 call(n)
         else:
-            counts = dict.fromkeys(self.inputs, n)
+            counts = dict.fromkeys([*self.inputs, *(s.input for s in self.plan.graph.states)], n)
             for call, src, dst in self.calls:
                 counts[dst] = call(counts[src]) if counts[src] else 0
             n = counts[self.plan.graph.outputs[0]] if self.plan.graph.outputs else n

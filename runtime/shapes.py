@@ -37,6 +37,22 @@ def _dense(op: Op, s: list) -> Shape:
     return (*x[:-1], w[0])
 
 
+OPTIONAL_ROLES = {
+    "LSTM": {3: "B", 4: "P", 6: "Bproj", 7: "H0", 8: "C0"},
+    "GRU": {3: "WB", 4: "RB", 5: "H0"},
+    "RNN": {3: "B", 4: "H0"},
+}
+
+
+def _optional_sizes(kind: str, rows: int, hidden: int, out: int) -> dict[int, int]:
+    """Input index -> required element count of the optional recurrent inputs."""
+    if kind == "LSTM":
+        return {3: rows, 4: 3 * hidden, 6: out, 7: out, 8: hidden}
+    if kind == "GRU":
+        return {3: rows, 4: rows, 5: out}
+    return {3: rows, 4: out}
+
+
 def _recurrent(gates: int) -> Callable[[Op, list], Shape]:
     def infer(op: Op, s: list) -> Shape:
         x, w, r = s[0], s[1], s[2]
@@ -50,6 +66,12 @@ def _recurrent(gates: int) -> Callable[[Op, list], Shape]:
             _need(len(wp) == 2 and wp[1] == hidden, op, f"Wproj {wp} vs hidden {hidden}")
             out = wp[0]
         _need(r == (gates * hidden, out), op, f"R {r} should be {(gates * hidden, out)}")
+        for i, want in _optional_sizes(op.kind, gates * hidden, hidden, out).items():
+            got = _opt(s, i)
+            _need(got is None or _size(got) == want, op,
+                  f"input {i} ({OPTIONAL_ROLES[op.kind][i]}) has shape {got}, needs {want} "
+                  f"values" + (" (sum the input and recurrent biases)"
+                               if got and _size(got) == 2 * want and i == 3 else ""))
         return (out,)
 
     return infer

@@ -9,6 +9,7 @@ per op, frames shaped ``(B, *frame_shape)``.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,13 @@ class Stream:
     """Hidden state carried across frames; see :meth:`step` and :meth:`run`."""
 
     def __init__(self, plan: Plan, batch: int | None = None) -> None:
-        if batch is not None and (not isinstance(batch, int) or batch < 1):
-            raise ValueError(f"batch must be a positive int, got {batch!r}")
+        if batch is not None:
+            try:
+                batch = operator.index(batch)
+            except TypeError:
+                batch = 0
+            if batch < 1:
+                raise ValueError("batch must be a positive int")
         self._plan, self.batch = plan, batch
         self._B = batch or 1
         self._state = plan.new_state(self._B)
@@ -39,8 +45,10 @@ class Stream:
         if len(self._in) == 1 and len(self._out) == 1 and plan.output_schedule == (1, 0):
             prog, (name, shape) = self._step_program, next(iter(self._in.items()))
             want = shape if batch is None else (batch, *shape)
-            y = prog.output(self._out[0], 1)[0]
-            self._fast = (want, prog.inputs[name][0].reshape(-1), y[0] if batch is None else y)
+            y = prog.output(self._out[0], 1)[0]  # (B, *shape)
+            # y[0, ...] stays a view even for a scalar output (y[0] would copy it once)
+            self._fast = (want, prog.inputs[name][0].reshape(-1),
+                          y[0, ...] if batch is None else y)
 
     # --- state -------------------------------------------------------------------
 
@@ -80,10 +88,9 @@ class Stream:
     # --- running -------------------------------------------------------------------
 
     def _program(self, frames: int) -> Program:
+        """The bound program for chunks of up to ``frames`` (a power of two: at most 9)."""
         prog = self._programs.get(frames)
         if prog is None:
-            if len(self._programs) > 4:  # keep step's and a few chunk sizes
-                self._programs = {1: self._programs[1]}
             prog = self._programs[frames] = Program(self._plan, self._state, self._B, frames)
         return prog
 
@@ -95,6 +102,8 @@ class Stream:
         an array of yours instead, with no allocation.
         """
         fast = self._fast
+        if out is not None:
+            self._check_out(out)
         if (fast is not None and type(frame) is np.ndarray and frame.shape == fast[0]
                 and frame.dtype == np.float32 and not inputs):
             # one input, one output, a float32 frame of the right shape: skip the dict work
@@ -115,19 +124,31 @@ class Stream:
             return None
         return self._collect(prog, 1, single=True, out=out)
 
+    def _check_out(self, out: Any) -> None:
+        if len(self._out) != 1:
+            raise InputError("out= needs a model with one output; this one has "
+                             f"{list(self._out)}")
+        shape = self._plan.graph.shape(self._out[0])
+        want = shape if self.batch is None else (self.batch, *shape)
+        if not isinstance(out, np.ndarray) or out.shape != want or out.dtype.kind != "f" \
+                or not out.flags.writeable:
+            got = (f"{type(out).__name__} {getattr(out, 'shape', '')} "
+                   f"{getattr(out, 'dtype', '')}").strip()
+            raise InputError(f"out= must be a writable float array of shape {want}, got {got}")
+
     def run(self, frames: Any = None, /, **inputs: Any):
         """Feed ``(T, *frame_shape)`` frames (``(T, B, ...)`` for batches); return outputs.
 
         Equal to T calls of :meth:`step`, stacked: ``(T', *out_shape)`` where T' is
         the number of frames the model emitted (T unless it has a strided conv).
         """
-        arrays = self._frames_of(frames, inputs)
+        arrays = dict(self._frames_of(frames, inputs))
         total = self._check_chunk(arrays)
         step = 1 if self._plan.frame_by_frame else MAX_CHUNK
         pieces: list = []
         for start in range(0, total, step):
             count = min(step, total - start)
-            prog = self._program(count)
+            prog = self._program(min(step, 1 << (count - 1).bit_length()))
             self._load(prog, {k: v[start:start + count] for k, v in arrays.items()},
                        leading=(count,))
             n = prog.execute(count)
@@ -144,7 +165,7 @@ class Stream:
             raise InputError(f"no input given; the model takes {self._describe()}")
         if frame is not None:
             if isinstance(frame, dict):
-                inputs = frame
+                inputs = dict(frame)
             elif len(self._in) == 1:
                 inputs = {next(iter(self._in)): frame}
             else:
@@ -228,4 +249,4 @@ def _as_float(name: str, a: Any) -> np.ndarray:
         raise InputError(f"input {name!r}: dtype {a.dtype} is not floating point; convert "
                          f"with .astype(np.float32) (scale audio samples to [-1, 1] or "
                          f"compute features first)")
-    return a.astype(np.float32) if a.dtype == np.float16 else a
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float32)

@@ -58,9 +58,11 @@ def warmup(models: Iterable[str] = ()) -> int:
     for graph in (kitchen_sink(), looped()):
         m = Model(graph)
         x = np.zeros((5, *m.inputs["x"]), np.float32)
-        m.stream().step(x[0])
-        m.stream().step(x[0].astype(np.float64))
-        m.stream().run(x)
+        ro = x.copy()
+        ro.flags.writeable = False  # frames from np.frombuffer / mmap are read-only
+        for frames in (x, x.astype(np.float64), ro):
+            m.stream().step(frames[0])
+            m.stream().run(frames)
         m.streams(2).run(np.zeros((5, 2, *m.inputs["x"]), np.float32))
     for path in models:
         model = load(path)

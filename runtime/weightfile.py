@@ -107,9 +107,16 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
     crc = zlib.crc32(body)
     pre = _PREAMBLE.pack(MAGIC, *VERSION, len(header), data_offset, offset, crc)
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name such as "
+                                f"{path / 'model.ern'}")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(pre + bytes(body))
-    os.replace(tmp, path)  # never leave a half-written model behind
+    try:
+        tmp.write_bytes(pre + bytes(body))
+        os.replace(tmp, path)  # never leave a half-written model behind
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -138,7 +145,10 @@ def _msg(path: Path, what: str) -> str:
 def _parse(path: Path, buf: mmap.mmap, size: int, verify_checksum: bool) -> Graph:
     magic, major, minor, hlen, doff, dlen, crc = _PREAMBLE.unpack_from(buf, 0)
     if magic != MAGIC:
-        raise ModelFormatError(f"{path}: not an edgernn model (bad magic {magic[:8]!r})")
+        hint = (" It looks like an ONNX/TFLite model: convert it first with "
+                f"`edgernn convert {path.name} -o {path.stem}.ern`."
+                if path.suffix.lower() in (".onnx", ".tflite") else "")
+        raise ModelFormatError(f"{path}: not an edgernn model (bad magic {magic[:8]!r}).{hint}")
     if major > VERSION[0]:
         raise ModelFormatError(
             f"{path}: format {major}.{minor} is newer than this edgernn reads "
