@@ -241,8 +241,10 @@ def _stream_all(m, feeds, frames, rng) -> dict[str, dict[str, np.ndarray]]:
 
     out = {"run": as_dict(m.stream().run(feeds))}
     s, steps = m.stream(), {k: [] for k in names}
+    single = len(feeds) == 1
     for t in range(frames):
-        y = s.step({k: v[t] for k, v in feeds.items()})
+        # one input: a plain float32 array, the way users step (the stream's fast path)
+        y = s.step(next(iter(feeds.values()))[t] if single else {k: v[t] for k, v in feeds.items()})
         if y is not None:
             for k, v in as_dict(y).items():
                 steps[k].append(v)
