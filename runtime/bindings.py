@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .ir import Op
-from .kernels import conv, elementwise, gru, layout, linalg, lstm, normalize, rnn
+from .kernels import conv, elementwise, fused, gru, layout, linalg, lstm, normalize, rnn
 from .kernels.activations import activation_params
 
 F32 = np.float32
@@ -71,23 +71,34 @@ def _compiled(kernel, args: tuple):
     return kernel if found is None else found.entry_point
 
 
-def _each_n(cap: int, kernel, make: Callable[[int], tuple]) -> Call:
-    """A call that passes full-capacity views, or views of the first n rows."""
-    full = make(cap)
-    fn = kernel  # the first call goes through the dispatcher (compiles or loads)
+def _direct(kernel) -> Callable:
+    """Call ``kernel`` through numba's dispatcher once, then its compiled overload for
+    those argument types directly.  Another type later raises TypeError while
+    unboxing, before anything runs, and goes back through the dispatcher."""
+    fn = kernel
 
-    def call(n: int) -> int:
+    def call(*args):
         nonlocal fn
-        args = full if n == cap else make(n)
         try:
-            fn(*args)
-        except TypeError:  # unboxing refused other argument types; nothing ran
+            result = fn(*args)
+        except TypeError:
             if fn is kernel:
                 raise
             fn = kernel
-            fn(*args)
+            return fn(*args)
         if fn is kernel:
-            fn = _compiled(kernel, full)
+            fn = _compiled(kernel, args)
+        return result
+
+    return call
+
+
+def _each_n(cap: int, kernel, make: Callable[[int], tuple]) -> Call:
+    """A call that passes full-capacity views, or views of the first n rows."""
+    full, run = make(cap), _direct(kernel)
+
+    def call(n: int) -> int:
+        run(*(full if n == cap else make(n)))
         return n
 
     return call
@@ -98,13 +109,23 @@ def _rows(buf: np.ndarray, n: int, cols: int) -> np.ndarray:
     return buf[:n].reshape(-1, cols)
 
 
+def _epilogue(op: Op, ctx: Context) -> tuple:
+    """(code, alpha, beta) of the activation fused into ``op``, or () if none."""
+    act = ctx.plan.fusions.get(op.name)
+    if act is None:
+        return ()
+    return (np.int64(elementwise.UNARY[act.attr("fn")]), F32(act.attr("alpha")),
+            F32(act.attr("beta")))
+
+
 def bind_dense(op: Op, ctx: Context) -> Call:
     w, b = ctx.const(op, 1), ctx.const(op, 2, EMPTY1)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     if b.size:
         b = b.reshape(-1)
-    return _each_n(x.shape[0], linalg.dense,
-                   lambda n: (_rows(x, n, w.shape[1]), w, b, _rows(y, n, w.shape[0])))
+    act = _epilogue(op, ctx)
+    return _each_n(x.shape[0], fused.dense_act if act else linalg.dense,
+                   lambda n: (_rows(x, n, w.shape[1]), w, b, _rows(y, n, w.shape[0]), *act))
 
 
 def _acts(op: Op) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,9 +184,11 @@ def bind_conv(op: Op, ctx: Context) -> Call:
     ints = [np.int64(op.attr(k)) for k in ("stride", "dilation", "delay", "groups",
                                            "freq_stride", "freq_dilation")]
     fpad0 = np.int64(op.attr("freq_pads")[0])
+    act = _epilogue(op, ctx)
+    kernel = _direct(fused.conv_time_act if act else conv.conv_time)
 
     def call(n: int) -> int:
-        return conv.conv_time(x4[:n], w4, b, hist, count, y4, *ints, fpad0)
+        return kernel(x4[:n], w4, b, hist, count, y4, *ints, fpad0, *act)
 
     return call
 
@@ -311,4 +334,6 @@ BINDERS: dict[str, Callable[[Op, Context], Call]] = {
 
 def bind(op: Op, ctx: Context) -> Call:
     """The call that runs ``op`` on this context's buffers."""
+    if op.name in ctx.plan.fused_away:  # its producer's kernel applies it in place
+        return bind_alias(op, ctx)
     return BINDERS[op.kind](op, ctx)

@@ -22,6 +22,7 @@ from .ir import Graph, GraphError, Op, Tensor
 from .shapes import check_graph
 
 STATEFUL = {"LSTM", "GRU", "RNN", "Conv"}
+FUSABLE = {"Dense", "Conv"}  # kernels with an activation epilogue (kernels/fused.py)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,25 @@ class Plan:
             raise GraphError(f"graph outputs are produced at different frame rates: {rates}")
         self.output_schedule = rates.pop() if rates else (1, 0)
         self.frame_by_frame = bool(graph.states)
+        self.fusions = self._fusions()
+        self.fused_away = {u.name for u in self.fusions.values()}
+
+    def _fusions(self) -> dict[str, Op]:
+        """Producer op name -> the Unary that alone reads its output (one kernel call)."""
+        g = self.graph
+        readers: dict[str, list[Op]] = {}
+        for op in g.ops:
+            for name in op.inputs:
+                readers.setdefault(name, []).append(op)
+        visible = set(g.outputs) | {s.output for s in g.states}
+        fusions = {}
+        for op in g.ops:
+            out = op.outputs[0]
+            users = readers.get(out, [])
+            if (op.kind in FUSABLE and out not in visible and len(users) == 1
+                    and users[0].kind == "Unary"):
+                fusions[op.name] = users[0]
+        return fusions
 
     def _schedule(self) -> dict[str, tuple[int, int]]:
         g = self.graph

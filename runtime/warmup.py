@@ -27,7 +27,7 @@ def kitchen_sink() -> Graph:
     h = b.lstm(h, r(32, 8), r(32, 4), proj=r(4, 8), proj_bias=r(4))
     h = b.gru(h, r(15, 4), r(15, 5), r(15), r(15))
     h = b.rnn(h, r(5, 5), r(5, 5), r(5))
-    fm = b.reshape(b.dense(h, r(12, 5), r(12)), (3, 4))
+    fm = b.reshape(b.tanh(b.dense(h, r(12, 5), r(12))), (3, 4))  # fused Dense+Tanh
     fm = b.conv(fm, r(2, 3, 2, 2), r(2), freq_pads=(1, 0), stride=2)
     fm = b.binary("Mul", b.unary("Relu", fm), r(4))
     fm = b.layer_norm(fm, r(4), r(4))
@@ -73,9 +73,10 @@ def warmup(models: Iterable[str] = ()) -> int:
 
 def compiled_signatures() -> int:
     """How many signatures of the entry kernels (those bindings call) are ready."""
-    from .kernels import conv, elementwise, gru, io, layout, linalg, lstm, normalize, rnn
+    from .kernels import conv, elementwise, fused, gru, io, layout, linalg, lstm, normalize, rnn
 
-    entries = (conv.conv_time, elementwise.unary, elementwise.binary, gru.gru_seq,
+    entries = (conv.conv_time, fused.conv_time_act, fused.dense_act, elementwise.unary,
+               elementwise.binary, gru.gru_seq,
                io.copy_checked, io.all_finite, layout.gather, layout.scatter, linalg.dense,
                lstm.lstm_seq, normalize.softmax, normalize.reduce, normalize.layernorm,
                rnn.rnn_seq)
