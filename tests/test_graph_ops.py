@@ -102,3 +102,19 @@ def test_multiple_inputs_and_outputs():
     b.output(b.binary("Sub", b.dense(h, rnd(rng, 4, 6)), b.dense(c, rnd(rng, 4, 2))), "d")
     b.output(b.softmax(h, log=True), "s")
     check(b.build())
+
+
+def test_activation_fusion_only_where_the_value_is_private():
+    rng = np.random.default_rng(6)
+    b = GraphBuilder()
+    x = b.input("x", (4,))
+    shared = b.dense(x, rnd(rng, 5, 4))            # two readers: not fused
+    fused = b.relu(b.dense(x, rnd(rng, 5, 4)))     # fused
+    conv = b.conv(x, rnd(rng, 5, 4, 2))            # also a graph output: not fused
+    y = b.concat([b.tanh(shared), shared, fused, b.sigmoid(conv)], axis=0)
+    b.output(y, "y")
+    b.output(conv, "conv")
+    g = b.build()
+    plan = edgernn.Model(g).plan
+    assert [op.kind for op in g.ops if op.name in plan.fusions] == ["Dense"]
+    check(g)
