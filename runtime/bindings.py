@@ -208,10 +208,11 @@ def bind_unary(op: Op, ctx: Context) -> Call:
 def _operand(ctx: Context, name: str, out_shape: tuple) -> tuple[Callable, np.ndarray]:
     """(rows(n) -> 2-D view, broadcast index) for one Binary operand."""
     shape = ctx.plan.graph.shape(name)
+    if ctx.is_const(name):  # broadcast once here, not per call in the kernel
+        c = np.ascontiguousarray(np.broadcast_to(ctx.plan.consts[name], out_shape))
+        c = c.reshape(1, -1)
+        return (lambda n: c), NO_INDEX
     idx = elementwise.broadcast_index(shape, out_shape)
-    if ctx.is_const(name):
-        c = ctx.plan.consts[name].reshape(1, -1)
-        return (lambda n: c), idx
     buf = ctx.value(name)
     size = max(1, int(np.prod(shape, dtype=np.int64)))
     return (lambda n: _rows(buf, n, size)), idx

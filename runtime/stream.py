@@ -42,6 +42,9 @@ class Stream:
         self._in = {v.name: v.shape for v in g.inputs}
         self._out = tuple(g.outputs)
         self._fast = None
+        if len(self._out) == 1:
+            shape = g.shape(self._out[0])
+            self._out_shape = shape if batch is None else (batch, *shape)
         if len(self._in) == 1 and len(self._out) == 1 and plan.output_schedule == (1, 0):
             prog, (name, shape) = self._step_program, next(iter(self._in.items()))
             want = shape if batch is None else (batch, *shape)
@@ -128,8 +131,7 @@ class Stream:
         if len(self._out) != 1:
             raise InputError("out= needs a model with one output; this one has "
                              f"{list(self._out)}")
-        shape = self._plan.graph.shape(self._out[0])
-        want = shape if self.batch is None else (self.batch, *shape)
+        want = self._out_shape
         if not isinstance(out, np.ndarray) or out.shape != want or out.dtype.kind != "f" \
                 or not out.flags.writeable:
             got = (f"{type(out).__name__} {getattr(out, 'shape', '')} "
@@ -193,7 +195,8 @@ class Stream:
                 raise InputError(f"input {name!r}: expected frames of shape (T, "
                                  f"{', '.join(map(str, want))}), got {a.shape}")
             lengths.add(a.shape[0])
-            if not all_finite(_as_float(name, a).reshape(-1)):
+            arrays[name] = a = _as_float(name, a)  # converted once, for _load too
+            if not all_finite(a.reshape(-1)):
                 raise InputError(f"input {name!r} contains NaN or Inf; nothing was consumed, "
                                  f"the stream state is unchanged")
         if len(lengths) != 1:

@@ -60,6 +60,9 @@ def warmup(models: Iterable[str] = ()) -> int:
         x = np.zeros((5, *m.inputs["x"]), np.float32)
         ro = x.copy()
         ro.flags.writeable = False  # frames from np.frombuffer / mmap are read-only
+        strided = np.zeros((*m.inputs["x"], 2), np.float32)[..., 0]  # a column of a wider array
+        assert not strided.flags.c_contiguous
+        m.stream().step(strided)
         for frames in (x, x.astype(np.float64), ro):
             m.stream().step(frames[0])
             m.stream().run(frames)
