@@ -166,12 +166,7 @@ class Context:
     # --- emitting --------------------------------------------------------------
 
     def fresh(self, hint: str) -> str:
-        name, k = hint, 1
-        while name in self._taken:
-            k += 1
-            name = f"{hint}:{k}"
-        self._taken.add(name)
-        return name
+        return _unique(hint, self._taken)
 
     def add_const(self, array, hint: str) -> str:
         a = np.asarray(array)
@@ -187,12 +182,7 @@ class Context:
         base = self.node_name or kind
         if not main:
             base = f"{base}/{kind.lower()}"
-        name, k = base, 1
-        while name in self._op_names:
-            k += 1
-            name = f"{base}:{k}"
-        self._op_names.add(name)
-        return name
+        return _unique(base, self._op_names)
 
     def emit(self, kind: str, inputs: list[str], shape, attrs: dict | None = None,
              out: str = "", name: str = "") -> str:
@@ -270,3 +260,13 @@ class Context:
             c = first
         keep = [i for i in range(rank) if i not in (time, batch)]
         return c.reshape([c.shape[i] for i in keep])
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base:2``, ``base:3`` ... whichever is not in ``taken`` (then taken)."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}:{k}"
+    taken.add(name)
+    return name
