@@ -70,7 +70,7 @@ class GraphBuilder:
 
     def add(self, kind: str, inputs: Sequence[str | ArrayLike | None],
             attrs: dict[str, Any] | None = None, name: str | None = None) -> str:
-        """Add any op of :data:`edgernn.ir.OP_SCHEMAS`; return its output value name."""
+        """Add any op kind of :data:`edgernn.ops.OPS`; return its output value name."""
         refs = [self._ref(x) for x in inputs]
         while refs and not refs[-1]:
             refs.pop()
@@ -140,10 +140,12 @@ class GraphBuilder:
 
     # --- elementwise and shape ops -------------------------------------------------
 
-    def unary(self, fn: str, x: str, alpha: float = 0.0, beta: float = 0.0) -> str:
-        if fn == "Clip" and alpha == 0.0 and beta == 0.0:
-            alpha, beta = -math.inf, math.inf
-        return self.add("Unary", [x], {"fn": fn, "alpha": alpha, "beta": beta})
+    def unary(self, fn: str, x: str, alpha: float | None = None,
+              beta: float | None = None) -> str:
+        """Any activation of :mod:`edgernn.activations`; alpha/beta None = its defaults."""
+        attrs = {"fn": fn} | ({} if alpha is None else {"alpha": float(alpha)}) \
+            | ({} if beta is None else {"beta": float(beta)})
+        return self.add("Unary", [x], attrs)
 
     def relu(self, x: str) -> str:
         return self.unary("Relu", x)

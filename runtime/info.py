@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph, Op
+from .ops import get
 from .plan import Plan
 
 
@@ -17,20 +18,7 @@ def _prod(shape) -> int:
 
 def op_macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one op for one input frame (strided convs: averaged)."""
-    shape = graph.shape
-    if op.kind == "Dense":
-        w = shape(op.inputs[1])
-        return _prod(shape(op.inputs[0])[:-1]) * w[0] * w[1]
-    if op.kind in ("LSTM", "GRU", "RNN"):
-        macs = _prod(shape(op.inputs[1])) + _prod(shape(op.inputs[2]))
-        if op.kind == "LSTM" and len(op.inputs) > 5 and op.inputs[5]:
-            macs += _prod(shape(op.inputs[5]))
-        return macs
-    if op.kind == "Conv":
-        w, y = shape(op.inputs[1]), shape(op.outputs[0])
-        per_out = _prod(w[1:])  # Cin/groups * Kt * Kf
-        return _prod(y) * per_out // int(op.attr("stride"))
-    return 0
+    return get(op.kind).macs(op, graph)
 
 
 def summary(graph: Graph) -> dict[str, Any]:

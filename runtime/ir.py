@@ -26,7 +26,8 @@ Canonical gate layouts (every converter normalizes to these; kernels see only th
 * GRU:  rows ``z, r, h``.
 * RNN:  one gate.
 
-The op vocabulary, with input roles and attributes, is :data:`OP_SCHEMAS`.
+The op vocabulary, with input roles and attributes, is :data:`edgernn.ops.OPS`
+(one record per op kind).
 """
 
 from __future__ import annotations
@@ -143,12 +144,27 @@ class Tensor:
         return v.reshape(shape)
 
 
+#: dtypes of activations (values); quantized ones carry a scale and zero point
+VALUE_DTYPES = ("f32", "i8", "u8", "i16", "i32")
+
+
 @dataclass(frozen=True)
 class Value:
-    """A per-frame activation: a name and its frame shape (no time, no batch axis)."""
+    """A per-frame activation: name, frame shape (no time, no batch axis) and dtype.
+
+    Integer values are quantized: ``real = scale * (q - zero_point)``.
+    """
 
     name: str
     shape: tuple[int, ...]
+    dtype: str = "f32"
+    scale: float | None = None
+    zero_point: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in VALUE_DTYPES:
+            raise GraphError(f"value {self.name!r}: unknown dtype {self.dtype!r}; "
+                             f"known: {', '.join(VALUE_DTYPES)}")
 
     @property
     def size(self) -> int:
@@ -171,10 +187,19 @@ class Op:
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
 
     def attr(self, key: str) -> Any:
-        """The attribute, or its schema default."""
+        """The attribute, or its default from the op kind's record."""
         if key in self.attrs:
             return self.attrs[key]
-        return OP_SCHEMAS[self.kind].attrs[key]
+        from .ops import get
+
+        return get(self.kind).attrs[key]
+
+    def input(self, role: str) -> str:
+        """The name bound to input ``role`` (e.g. ``"H0"``), '' when absent."""
+        from .ops import get
+
+        i = get(self.kind).index(role)
+        return self.inputs[i] if i < len(self.inputs) else ""
 
 
 @dataclass(frozen=True)
@@ -218,11 +243,14 @@ class Graph:
         for v in self.inputs:
             if v.name not in self.values:
                 raise GraphError(f"graph input {v.name!r} has no value entry")
+        from .ops import get
+
         for op in self.ops:
-            schema = OP_SCHEMAS.get(op.kind)
-            if schema is None:
-                raise GraphError(f"op {op.name!r}: unknown kind {op.kind!r}")
-            schema.check(op)
+            try:
+                opdef = get(op.kind)
+            except GraphError as e:
+                raise GraphError(f"op {op.name!r}: {e}") from None
+            opdef.check(op)
             for i, name in enumerate(op.inputs):
                 if name and name not in known and name not in self.consts:
                     raise GraphError(f"op {op.name!r} input {i} {name!r} is not defined before it")
@@ -238,114 +266,3 @@ class Graph:
                 raise GraphError(f"state output {s.output!r} is never produced")
             if s.init and s.init not in self.consts:
                 raise GraphError(f"state init {s.init!r} is not a constant")
-
-
-@dataclass(frozen=True)
-class OpSchema:
-    """Input roles (``?`` suffix = optional, ``*`` = variadic) and attribute defaults."""
-
-    inputs: tuple[str, ...]
-    attrs: Mapping[str, Any]
-    doc: str
-
-    def check(self, op: Op) -> None:
-        variadic = any(r.endswith("*") for r in self.inputs)
-        required = [r for r in self.inputs if not r.endswith(("?", "*"))]
-        if len(op.inputs) < len(required) or (
-            not variadic and len(op.inputs) > len(self.inputs)
-        ):
-            raise GraphError(
-                f"op {op.name!r} ({op.kind}) takes inputs {self.inputs}, got {len(op.inputs)}"
-            )
-        for i, role in enumerate(required):
-            if not op.inputs[i]:
-                raise GraphError(f"op {op.name!r} ({op.kind}): required input {role!r} missing")
-        unknown = set(op.attrs) - set(self.attrs)
-        if unknown:
-            raise GraphError(f"op {op.name!r} ({op.kind}): unknown attributes {sorted(unknown)}")
-
-
-_ACT = {"activation_alpha": (), "activation_beta": ()}
-
-#: The op vocabulary.  Axes in attributes are *frame* axes (0 = first axis after
-#: batch).  Activation names follow ONNX RNN ops: Sigmoid, Tanh, Relu, Affine,
-#: LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus.
-OP_SCHEMAS: dict[str, OpSchema] = {
-    "Dense": OpSchema(
-        ("x", "W", "B?"), {},
-        "y = x @ W.T + B over the last axis. W (out, in), B (out,).",
-    ),
-    "LSTM": OpSchema(
-        ("x", "W", "R", "B?", "P?", "Wproj?", "Bproj?", "H0?", "C0?"),
-        {"hidden_size": 0, "proj_size": 0, "clip": 0.0, "input_forget": False,
-         "cell_clip": 0.0, "proj_clip": 0.0,
-         "activations": ("Sigmoid", "Tanh", "Tanh"), **_ACT},
-        "One forward LSTM layer, x (I,) -> h (Hout,). W (4H, I) and R (4H, Hout) in gate "
-        "order i,f,g,o; B (4H,) = input bias + recurrent bias; P (3H,) peepholes i,f,o "
-        "(the o peephole uses the new cell); Wproj (P, H), Bproj (P,): "
-        "h = Wproj @ (o*h(c)) + Bproj. clip > 0 clips gate pre-activations (ONNX); "
-        "cell_clip > 0 clips c, proj_clip > 0 clips the projection (TFLite); "
-        "input_forget couples f = 1 - i. activations (f, g, h) as in ONNX, "
-        "activation_alpha/beta aligned one per activation (empty = ONNX defaults). "
-        "H0/C0 are optional constant initial states.",
-    ),
-    "GRU": OpSchema(
-        ("x", "W", "R", "WB?", "RB?", "H0?"),
-        {"hidden_size": 0, "linear_before_reset": True, "clip": 0.0,
-         "activations": ("Sigmoid", "Tanh"), **_ACT},
-        "One forward GRU layer, gate order z,r,h. W (3H, I), R (3H, H), WB and RB (3H,). "
-        "h~ = g(x Wh + (r*h) Rh + Rbh + Wbh) or, linear_before_reset, "
-        "g(x Wh + r*(h Rh + Rbh) + Wbh); h' = (1-z) h~ + z h.",
-    ),
-    "RNN": OpSchema(
-        ("x", "W", "R", "B?", "H0?"),
-        {"hidden_size": 0, "clip": 0.0, "activations": ("Tanh",), **_ACT},
-        "One forward Elman RNN layer: h' = f(W x + R h + B). W (H, I), R (H, H), B (H,).",
-    ),
-    "Conv": OpSchema(
-        ("x", "W", "B?"),
-        {"stride": 1, "dilation": 1, "groups": 1, "delay": 0,
-         "freq_stride": 1, "freq_dilation": 1, "freq_pads": (0, 0)},
-        "Convolution causal over time, per frame x (Cin,) or (Cin, F). W (Cout, Cin/groups, "
-        "Kt) or (Cout, Cin/groups, Kt, Kf). State: a ring buffer of the last "
-        "(Kt-1)*dilation frames (zeros at start = left padding). Emits every `stride` "
-        "frames, the first at frame `delay` (delay = (Kt-1)*dilation - left_pad, the "
-        "frames by which the source model's padding looks ahead). Over the frequency "
-        "axis: an ordinary conv with freq_stride/freq_dilation/freq_pads.",
-    ),
-    "Unary": OpSchema(
-        ("x",), {"fn": "Relu", "alpha": 0.0, "beta": 0.0},
-        "Elementwise fn: Relu, LeakyRelu(alpha), Sigmoid, Tanh, Sqrt, Exp, Log, Abs, Neg, "
-        "Reciprocal, Softplus, Softsign, Elu(alpha), HardSigmoid(alpha, beta), "
-        "Clip(min=alpha, max=beta), Erf, Gelu.",
-    ),
-    "Binary": OpSchema(
-        ("a", "b"), {"fn": "Add"},
-        "Elementwise fn(a, b) with numpy broadcasting over frame shapes (a constant may "
-        "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min.",
-    ),
-    "Softmax": OpSchema(("x",), {"axis": -1, "log": False}, "(Log)Softmax over one frame axis."),
-    "Reduce": OpSchema(
-        ("x",), {"fn": "Mean", "axes": (-1,), "keepdims": False},
-        "Mean, Max, Min or Sum over frame axes.",
-    ),
-    "LayerNorm": OpSchema(
-        ("x", "scale", "bias?"), {"axis": -1, "epsilon": 1e-5},
-        "Normalize over frame axes axis..end, then * scale + bias.",
-    ),
-    "Concat": OpSchema(("x*",), {"axis": -1}, "Concatenate values/constants on a frame axis."),
-    "Reshape": OpSchema(("x",), {"shape": ()}, "New frame shape, same elements (a view)."),
-    "Transpose": OpSchema(("x",), {"perm": ()}, "Permute frame axes."),
-    "Slice": OpSchema(
-        ("x",), {"axes": (), "starts": (), "ends": (), "steps": ()},
-        "Slice frame axes (numpy semantics, ends clamped).",
-    ),
-    "Gather": OpSchema(
-        ("x", "indices"), {"axis": 0}, "Take constant indices along a frame axis."
-    ),
-    "Pad": OpSchema(
-        ("x",), {"pads": (), "value": 0.0},
-        "Constant padding of frame axes: pads = (begin_0, ..., begin_n, end_0, ..., end_n).",
-    ),
-    "Identity": OpSchema(("x",), {}, "y = x (an alias, no copy)."),
-}

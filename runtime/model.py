@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import ModelFormatError
 from .ir import Graph, GraphError
+from .ops.base import NoKernelError
 from .plan import Plan
 from .stream import Stream
 from .weightfile import load_graph
@@ -50,13 +51,16 @@ class Model:
         labels = self.graph.metadata.get("labels")
         return list(labels) if labels else None
 
-    def stream(self) -> Stream:
-        """A new stream with zero (initial) state; frames have no batch axis."""
-        return Stream(self.plan)
+    def stream(self, backend: str = "numba") -> Stream:
+        """A new stream with zero (initial) state; frames have no batch axis.
 
-    def streams(self, n: int) -> Stream:
+        ``backend="reference"`` runs every op in float64 numpy from its spec (slow; for
+        checking results: "is it my model or the kernels?")."""
+        return _backend(backend)(self.plan)
+
+    def streams(self, n: int, backend: str = "numba") -> Stream:
         """``n`` independent streams advanced together; frames are ``(n, *frame_shape)``."""
-        return Stream(self.plan, batch=n)
+        return _backend(backend)(self.plan, batch=n)
 
     def run(self, frames: Any = None, /, **inputs: Any) -> np.ndarray | dict:
         """Run a whole sequence through a fresh stream."""
@@ -70,11 +74,26 @@ class Model:
         return f"<edgernn.Model {self.inputs} -> {self.outputs}: {ops}>"
 
 
+BACKENDS = ("numba", "reference")
+
+
+def _backend(name: str) -> type:
+    if name == "numba":
+        return Stream
+    if name == "reference":
+        from .reference.backend import ReferenceStream
+
+        return ReferenceStream
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
 def load(path: str | os.PathLike) -> Model:
     """Load an ``.ern`` file (memory-mapped); raise ModelFormatError if it is unusable."""
     graph = load_graph(path)
     try:
         return Model(graph, source=str(path))
+    except NoKernelError:
+        raise  # the file is fine; this runtime lacks a kernel (the message says which)
     except GraphError as e:
         raise ModelFormatError(f"{path}: the model is inconsistent ({e}). Re-convert it.") from None
 

@@ -1,9 +1,11 @@
-"""Graph -> execution plan: verified shapes, float weights, frame schedule, state layout.
+"""Graph -> execution plan: verified shapes, kernels per op, frame schedule, state layout.
 
 A :class:`Plan` is built once per model and shared by every stream.  It holds
-nothing mutable.  :class:`Program` binds a plan to one stream's state, a batch
-size B and a chunk capacity T: it allocates every activation buffer once and
-turns each op into a call of its jitted kernel on preallocated views.
+nothing mutable (constants widened for float kernels are cached once).
+:class:`Program` binds a plan to one stream's state, a batch size B and a chunk
+capacity T: it allocates every activation buffer once and turns each op into a
+call of its jitted kernel on preallocated views.  Everything op-specific comes
+from the op records of :mod:`edgernn.ops`.
 
 Schedules: a value is produced at global frames ``n >= offset`` with
 ``(n - offset) % period == 0``.  Graph inputs have (1, 0); a Conv with stride s
@@ -18,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bindings
+from .bindings import BUFFER_DTYPES
 from .ir import Graph, GraphError, Op, Tensor
+from .ops import OpDef, get
 from .shapes import check_graph
-
-STATEFUL = {"LSTM", "GRU", "RNN", "Conv"}
-FUSABLE = {"Dense", "Conv"}  # kernels with an activation epilogue (kernels/fused.py)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,13 @@ def _aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
     return out
 
 
-def _float_const(t: Tensor) -> np.ndarray:
+def _convert(t: Tensor, dtype: str) -> np.ndarray:
+    """Constant ``t`` as a kernel wants it: ``"f32"`` (widened, 64-byte aligned),
+    ``"i64"`` (indices) or ``"raw"`` (the stored array itself, no copy)."""
+    if dtype == "raw":
+        return t.data
+    if dtype == "i64":
+        return np.ascontiguousarray(t.to_float().astype(np.int64))
     data = t.data.reshape(t.shape) if t.dtype == "f32" else t.to_float()
     return _aligned(np.asarray(data, dtype=np.float32))
 
@@ -73,7 +80,9 @@ class Plan:
         graph.validate()
         check_graph(graph)
         self.graph = graph
-        self.consts = {name: _float_const(t) for name, t in graph.consts.items()}
+        self._consts: dict[tuple[str, str], np.ndarray] = {}
+        self.binders = {op.name: get(op.kind).binder_for(op, self._dtype_of)
+                        for op in graph.ops}
         self.schedule = self._schedule()
         self.states = self._state_specs()
         rates = {self.schedule[o] for o in graph.outputs}
@@ -83,6 +92,24 @@ class Plan:
         self.frame_by_frame = bool(graph.states)
         self.fusions = self._fusions()
         self.fused_away = {u.name for u in self.fusions.values()}
+
+    @staticmethod
+    def opdef(kind: str) -> OpDef:
+        return get(kind)
+
+    def _dtype_of(self, name: str) -> tuple[str, bool]:
+        g = self.graph
+        return (g.consts[name].dtype, True) if name in g.consts else (g.values[name].dtype, False)
+
+    def const(self, name: str, dtype: str = "f32") -> np.ndarray:
+        """Constant ``name`` converted for a kernel (see :func:`_convert`), once per plan.
+
+        Constants stay in their stored dtype until a binder asks for a conversion."""
+        key = (name, dtype)
+        arr = self._consts.get(key)
+        if arr is None:
+            arr = self._consts[key] = _convert(self.graph.consts[name], dtype)
+        return arr
 
     def _fusions(self) -> dict[str, Op]:
         """Producer op name -> the Unary that alone reads its output (one kernel call)."""
@@ -96,7 +123,7 @@ class Plan:
         for op in g.ops:
             out = op.outputs[0]
             users = readers.get(out, [])
-            if (op.kind in FUSABLE and out not in visible and len(users) == 1
+            if (get(op.kind).fusable and out not in visible and len(users) == 1
                     and users[0].kind == "Unary"):
                 fusions[op.name] = users[0]
         return fusions
@@ -109,40 +136,23 @@ class Plan:
             if len(ins) != 1:
                 raise GraphError(f"op {op.name!r}: inputs at different frame rates {ins}"
                                  if ins else f"op {op.name!r} has no time-varying input")
-            period, offset = ins.pop()
-            if op.kind == "Conv":
-                offset += period * int(op.attr("delay"))
-                period *= int(op.attr("stride"))
-            sched[op.outputs[0]] = (period, offset)
+            sched[op.outputs[0]] = get(op.kind).schedule(ins.pop(), op)
         for s in g.states:
             if sched[s.output] != (1, 0):
                 raise GraphError(f"state output {s.output!r} is not produced every frame")
         return sched
 
-    def _init(self, op: Op, index: int) -> np.ndarray | None:
-        name = op.inputs[index] if index < len(op.inputs) else ""
-        return self.consts[name].reshape(-1) if name else None
-
     def _state_specs(self) -> list[StateSpec]:
         g, specs = self.graph, []
         for op in g.ops:
-            w = g.shape(op.inputs[1]) if op.kind in STATEFUL else ()
-            out = g.shape(op.outputs[0])
-            if op.kind == "LSTM":
-                specs.append(StateSpec(f"{op.name}/h", out, np.float32, self._init(op, 7)))
-                specs.append(StateSpec(f"{op.name}/c", (w[0] // 4,), np.float32, self._init(op, 8)))
-            elif op.kind in ("GRU", "RNN"):
-                h0 = 5 if op.kind == "GRU" else 4
-                specs.append(StateSpec(f"{op.name}/h", out, np.float32, self._init(op, h0)))
-            elif op.kind == "Conv":
-                x = g.shape(op.inputs[0])
-                frames = (w[2] - 1) * int(op.attr("dilation")) + 1
-                hist = (frames, x[0], x[1] if len(x) == 2 else 1)
-                specs.append(StateSpec(f"{op.name}/hist", hist, np.float32, None))
-                specs.append(StateSpec(f"{op.name}/count", (), np.int64, None))
+            for d in get(op.kind).states(op, g):
+                init = op.input(d.init) if d.init else ""
+                specs.append(StateSpec(f"{op.name}/{d.suffix}", tuple(d.shape), d.dtype,
+                                       self.const(init).reshape(-1) if init else None))
         for s in g.states:
-            init = self.consts[s.init].reshape(-1) if s.init else None
-            specs.append(StateSpec(f"state/{s.input}", tuple(s.shape), np.float32, init))
+            init = self.const(s.init).reshape(-1) if s.init else None
+            dtype = BUFFER_DTYPES[g.values[s.input].dtype]
+            specs.append(StateSpec(f"state/{s.input}", tuple(s.shape), dtype, init))
         return specs
 
     def new_state(self, batch: int) -> dict[str, np.ndarray]:
@@ -175,11 +185,16 @@ class Program:
         g = plan.graph
         self.buffers: dict[str, np.ndarray] = {}
         for v in (*g.inputs, *(g.values[s.input] for s in g.states)):
-            self.buffers[v.name] = np.zeros((frames, batch, *v.shape), dtype=np.float32)
+            self.buffers[v.name] = np.zeros((frames, batch, *v.shape),
+                                            dtype=BUFFER_DTYPES[v.dtype])
         ctx = bindings.Context(plan, self.buffers, state, batch, frames)
         self.calls: list[tuple[Callable[[int], int], str, str]] = []
         for op in g.ops:
-            call = bindings.bind(op, ctx)
+            if op.name in plan.fused_away:  # its producer's kernel applies it in place
+                ctx.alias(op)
+                call = _same_count
+            else:
+                call = plan.binders[op.name].bind(op, ctx)
             src = next(n for n in op.inputs if n and n not in g.consts)
             self.calls.append((call, src, op.outputs[0]))
         self.state_io = [(state[f"state/{s.input}"], self.buffers[s.input][0],
@@ -206,3 +221,7 @@ class Program:
     def output(self, name: str, n: int) -> np.ndarray:
         """View of the first ``n`` produced frames of output ``name``: (n, B, *shape)."""
         return self.buffers[name][:n]
+
+
+def _same_count(n: int) -> int:
+    return n

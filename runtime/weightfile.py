@@ -11,8 +11,14 @@ Layout (all integers little-endian)::
     24      8     data length in bytes
     32      4     CRC-32 of bytes [64, end of file)
     36      28    zero
-    64      ...   JSON header: {"graph": ..., "tensors": [...], "metadata": {...}}
+    64      ...   JSON header: {"graph": ..., "tensors": [...], "metadata": {...},
+                  "requires": [...]}
     data    ...   tensor blobs, each at a 64-byte-aligned offset from the data start
+
+``requires`` lists the features a reader must implement to run the file correctly
+(e.g. ``"int8-activations"``); a reader refuses a file that requires a feature it
+does not know, rather than running it wrongly.  Every value carries its dtype (and
+scale/zero point when quantized).
 
 Loading maps the file (copy-on-write, so numpy sees writable arrays but the
 pages are shared and never copied unless written) and builds the tensors as
@@ -35,7 +41,12 @@ from .errors import ModelFormatError
 from .ir import STORAGE_DTYPES, Graph, GraphError, Op, State, Tensor, Value
 
 MAGIC = b"EDGERNN\0"
-VERSION = (1, 0)
+VERSION = (1, 1)
+#: value dtype -> the feature a file with such activations requires
+_DTYPE_FEATURES = {"i8": "int8-activations", "u8": "uint8-activations",
+                   "i16": "int16-activations", "i32": "int32-activations"}
+#: every feature this reader implements
+KNOWN_FEATURES = frozenset(_DTYPE_FEATURES.values())
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sHHIQQI28x")
 assert _PREAMBLE.size == ALIGN
@@ -72,12 +83,27 @@ def _tensor_entry(t: Tensor, offset: int) -> dict[str, Any]:
     return entry
 
 
+def _value_entry(v: Value) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": v.name, "shape": list(v.shape), "dtype": v.dtype}
+    if v.scale is not None:
+        entry["scale"] = float(v.scale)
+    if v.zero_point is not None:
+        entry["zero_point"] = int(v.zero_point)
+    return entry
+
+
+def requirements(graph: Graph) -> list[str]:
+    """The features a reader needs to run ``graph`` (see the module docstring)."""
+    return sorted({_DTYPE_FEATURES[v.dtype] for v in graph.values.values()
+                   if v.dtype in _DTYPE_FEATURES})
+
+
 def graph_to_json(graph: Graph) -> dict[str, Any]:
     """The graph structure (everything but tensor data) as a JSON-able dict."""
     return {
         "inputs": [{"name": v.name, "shape": list(v.shape)} for v in graph.inputs],
         "outputs": list(graph.outputs),
-        "values": [{"name": v.name, "shape": list(v.shape)} for v in graph.values.values()],
+        "values": [_value_entry(v) for v in graph.values.values()],
         "ops": [{"kind": o.kind, "name": o.name, "inputs": list(o.inputs),
                  "outputs": list(o.outputs), "attrs": _jsonable(dict(o.attrs))}
                 for o in graph.ops],
@@ -96,7 +122,8 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
         blobs.append((offset, data.tobytes()))
         offset = _align(offset + data.nbytes)
     header = json.dumps({"graph": graph_to_json(graph), "tensors": entries,
-                         "metadata": _jsonable(dict(graph.metadata))},
+                         "metadata": _jsonable(dict(graph.metadata)),
+                         "requires": requirements(graph)},
                         separators=(",", ":")).encode()
     data_offset = _align(ALIGN + len(header))
     body = bytearray(data_offset - ALIGN + offset)
@@ -160,6 +187,7 @@ def _parse(path: Path, buf: mmap.mmap, size: int, verify_checksum: bool) -> Grap
         raise ModelFormatError(_msg(path, "checksum mismatch: the file is corrupt"))
     try:
         header = json.loads(bytes(buf[ALIGN:ALIGN + hlen]).decode())
+        _check_requires(path, header.get("requires", []), header["graph"]["ops"])
         tensors = {e["name"]: _tensor_view(buf, doff, dlen, e) for e in header["tensors"]}
         graph = _graph_from_json(header["graph"], tensors, header.get("metadata", {}))
         graph.validate()
@@ -169,6 +197,20 @@ def _parse(path: Path, buf: mmap.mmap, size: int, verify_checksum: bool) -> Grap
         raise ModelFormatError(
             _msg(path, f"inconsistent header ({type(e).__name__}: {e})")) from None
     return graph
+
+
+def _check_requires(path: Path, requires: list, ops: list) -> None:
+    """Refuse a file that needs features or op kinds this reader does not have."""
+    from . import __version__
+    from .ops import OPS
+
+    unknown = sorted(set(map(str, requires)) - KNOWN_FEATURES)
+    kinds = sorted({str(o["kind"]) for o in ops} - set(OPS))
+    if unknown or kinds:
+        what = ", ".join([*unknown, *(f"op kind {k}" for k in kinds)])
+        raise ModelFormatError(
+            f"{path}: the model requires {what}, which edgernn {__version__} does not "
+            f"support; install a newer edgernn (pip install -U edgernn)")
 
 
 def _tensor_view(buf: mmap.mmap, doff: int, dlen: int, e: dict[str, Any]) -> Tensor:
@@ -201,7 +243,9 @@ def _tensor_view(buf: mmap.mmap, doff: int, dlen: int, e: dict[str, Any]) -> Ten
 
 
 def _graph_from_json(g: dict[str, Any], tensors: dict[str, Tensor], meta: dict) -> Graph:
-    values = {v["name"]: Value(v["name"], tuple(int(d) for d in v["shape"])) for v in g["values"]}
+    values = {v["name"]: Value(v["name"], tuple(int(d) for d in v["shape"]),
+                               v.get("dtype", "f32"), v.get("scale"), v.get("zero_point"))
+              for v in g["values"]}
     return Graph(
         inputs=tuple(values[v["name"]] for v in g["inputs"]),
         outputs=tuple(g["outputs"]),

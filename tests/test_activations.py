@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import activation
 
+from edgernn.activations import lookup
 from edgernn.kernels import kernel
 from edgernn.kernels.activations import (
     ACTIVATIONS,
@@ -19,6 +19,7 @@ from edgernn.kernels.activations import (
     sigmoid_fast,
     tanh_fast,
 )
+from edgernn.reference.cells import activation
 
 f32 = np.float32
 TANH_BOUND = 3e-7
@@ -132,7 +133,10 @@ def test_activation_params_defaults_and_alignment():
     np.testing.assert_allclose(be, [0, 0, 0.5, 0.0], rtol=1e-7)
     codes, al, be = activation_params(["Elu", "ScaledTanh"], [0.5, 2.0], [9.0, 3.0])
     assert list(al) == [0.5, 2.0] and list(be) == [9.0, 3.0]
-    assert sorted(ACTIVATIONS.values()) == list(range(11))
+    gate_codes = [c for n, c in ACTIVATIONS.items() if lookup(n).gate]
+    assert sorted(gate_codes) == list(range(11))  # the ONNX recurrent activations
+    with pytest.raises(ValueError, match="recurrent-gate"):
+        activation_params(["Sigmoid", "Sqrt"])  # an elementwise fn, not a gate
 
 
 def test_activation_params_errors():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference_graph import evaluate
 
 import edgernn
 from edgernn.builder import GraphBuilder
+from edgernn.reference.backend import evaluate
 from edgernn.warmup import kitchen_sink
 
 TOL = 1e-5

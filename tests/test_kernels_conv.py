@@ -13,12 +13,12 @@ import itertools
 
 import numpy as np
 import pytest
-import reference_ops as ref
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgernn.kernels.conv import conv_time
+from edgernn.reference import ops as ref
 
 TOL = 1e-5
 
@@ -34,6 +34,8 @@ class Streamer:
         self.hist = np.zeros((batch, (kt - 1) * dilation + 1, cin, fin), np.float32)
         self.count = np.zeros(batch, np.int64)
         self.fout = fout
+        self.scratch = (np.zeros(self.w.shape[1] * kt * self.w.shape[3], np.float32),
+                        np.zeros(kt, np.int64))
         self.args = tuple(np.int64(a) for a in (stride, dilation, delay, groups, fstride,
                                                  fdilation, fpad0))
 
@@ -42,7 +44,7 @@ class Streamer:
         stride = int(self.args[0])
         m_max = -(-x.shape[0] // stride) + 1
         y = np.full((m_max, x.shape[1], self.w.shape[0], self.fout), np.nan, np.float32)
-        m = conv_time(x, self.w, self.b, self.hist, self.count, y, *self.args)
+        m = conv_time(x, self.w, self.b, self.hist, self.count, y, *self.args, *self.scratch)
         assert 0 <= m <= m_max
         assert np.all(np.isnan(y[m:]))
         return y[:m]

@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
-import reference_ops as ref
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgernn.kernels.elementwise import BINARY, UNARY, binary, broadcast_index, unary
+from edgernn.activations import ACTIVATIONS
+from edgernn.kernels.activations import activation as unary
+from edgernn.kernels.elementwise import BINARY, binary, broadcast_index
 from edgernn.kernels.layout import (
     concat_index,
     gather,
@@ -22,9 +23,16 @@ from edgernn.kernels.layout import (
     transpose_index,
 )
 from edgernn.kernels.normalize import REDUCE, layernorm, reduce, softmax
+from edgernn.reference import ops as ref
 
 F32 = np.float32
 EMPTY = np.zeros(0, np.int64)
+EMPTY_F = np.zeros(0, np.float32)
+
+
+def scratch(n):
+    """The two (n,) float32 scratch rows softmax takes."""
+    return np.zeros(n, np.float32), np.zeros(n, np.float32)
 RNG = np.random.default_rng(1234)
 
 
@@ -34,9 +42,11 @@ def close(got, want, rtol=1e-5, atol=1e-6):
 
 # --- unary ---------------------------------------------------------------------------------
 
+UNARY = {name: a.code for name, a in ACTIVATIONS.items()}
 UNARY_PARAMS = {"LeakyRelu": (0.1, 0.0), "Elu": (0.7, 0.0), "HardSigmoid": (0.2, 0.5),
-                "Clip": (-0.5, 1.5)}
-POSITIVE = {"Sqrt", "Log", "Reciprocal"}
+                "Clip": (-0.5, 1.5), "Affine": (0.5, -0.25), "ThresholdedRelu": (0.3, 0.0),
+                "ScaledTanh": (1.5, 0.7)}
+POSITIVE = {"Sqrt", "Log", "Reciprocal", "Rsqrt"}
 
 
 def unary_input(fn):
@@ -57,7 +67,7 @@ def run_unary(fn, x):
 
 def test_unary_codes_cover_the_ir():
     assert sorted(UNARY.values()) == list(range(len(UNARY)))
-    assert set(UNARY) == {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs",
+    assert set(UNARY) >= {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs",
                           "Neg", "Reciprocal", "Softplus", "Softsign", "Elu", "HardSigmoid",
                           "Clip", "Erf", "Gelu"}
 
@@ -115,8 +125,10 @@ def run_binary(fn, a_frame, b_frame, n_rows, a_const=False, b_const=False):
     if fn == "Div":
         b = np.where(np.abs(b) < 0.1, F32(0.5), b).astype(F32)
     y = np.empty((n_rows, math.prod(out_frame)), F32)
+    ia, ib = broadcast_index(a_frame, out_frame), broadcast_index(b_frame, out_frame)
+    sa, sb = (np.empty(y.shape[1] if i.size else 0, F32) for i in (ia, ib))
     binary(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1), y, np.int64(BINARY[fn]),
-           broadcast_index(a_frame, out_frame), broadcast_index(b_frame, out_frame))
+           ia, ib, sa, sb)
     rank = len(out_frame)  # numpy aligns frames on the right, the row axis stays first
     want = ref.binary(fn, a.reshape(a.shape[0], *(1,) * (rank - len(a_frame)), *a_frame),
                       b.reshape(b.shape[0], *(1,) * (rank - len(b_frame)), *b_frame))
@@ -149,7 +161,7 @@ def test_binary_single_row_and_alias():
     a = RNG.standard_normal((1, 8)).astype(F32)
     b = RNG.standard_normal((1, 8)).astype(F32)
     want = a.astype(np.float64) * b
-    binary(a, b, a, np.int64(BINARY["Mul"]), EMPTY, EMPTY)
+    binary(a, b, a, np.int64(BINARY["Mul"]), EMPTY, EMPTY, EMPTY_F, EMPTY_F)
     close(a, want)
 
 
@@ -306,12 +318,12 @@ def test_softmax(shape, axis, log):
     x[0] += F32(80.0)  # large values: exp would overflow without the max shift
     o, l, i = split_oli(shape, axis)
     y = np.empty_like(x)
-    softmax(x.reshape(5, o, l, i), y.reshape(5, o, l, i), log)
+    softmax(x.reshape(5, o, l, i), y.reshape(5, o, l, i), log, *scratch(i))
     ax = axis % len(shape) + 1
     close(y, ref.softmax(x, ax, log), rtol=1e-5, atol=1e-6)
     tfn = torch.log_softmax if log else torch.softmax
     close(y, tfn(torch.from_numpy(x).double(), ax).numpy(), rtol=1e-5, atol=1e-6)
-    softmax(x.reshape(5, o, l, i), x.reshape(5, o, l, i), log)  # in place
+    softmax(x.reshape(5, o, l, i), x.reshape(5, o, l, i), log, *scratch(i))  # in place
     close(x, y, rtol=1e-6, atol=1e-6)
 
 

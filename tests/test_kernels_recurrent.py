@@ -13,14 +13,15 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import _DEFAULTS, dense_ref, gru_ref, lstm_ref, rnn_ref
 
+from edgernn.activations import lookup
 from edgernn.ir import reorder_gates
 from edgernn.kernels.activations import activation_params
 from edgernn.kernels.gru import gru_seq
 from edgernn.kernels.linalg import dense, gemm_add, gemv_add
 from edgernn.kernels.lstm import lstm_seq
 from edgernn.kernels.rnn import rnn_seq
+from edgernn.reference.cells import dense_ref, gru_ref, lstm_ref, rnn_ref
 
 f32 = np.float32
 TOL = 1e-5
@@ -346,8 +347,8 @@ def _onnx_act_attrs(names, alphas, betas):
     and uses 0 for Affine, ThresholdedRelu and ScaledTanh, where the spec ("same as the
     corresponding ONNX operators") and edgernn use 1 (Affine beta 0, ScaledTanh 1, 1).
     """
-    alphas = alphas or [_DEFAULTS.get(n, (0.0, 0.0))[0] for n in names]
-    betas = betas or [_DEFAULTS.get(n, (0.0, 0.0))[1] for n in names]
+    alphas = alphas or [lookup(n).params()[0] for n in names]
+    betas = betas or [lookup(n).params()[1] for n in names]
     a = [float(x) for n, x in zip(names, alphas, strict=True) if "a" in _TAKES.get(n, "")]
     b = [float(x) for n, x in zip(names, betas, strict=True) if "b" in _TAKES.get(n, "")]
     attrs = {"activations": list(names)}

@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-from reference_graph import evaluate
 
 import edgernn
 from edgernn.builder import GraphBuilder
+from edgernn.reference.backend import evaluate
 
 
 def rnd(*shape, seed=0):

@@ -170,14 +170,15 @@ def _emit_depthwise(hb, pos, w, b, yb, fstride, fdilation, fpad0):
 
 @kernel
 def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride, fdilation,
-              fpad0):
+              fpad0, col, pos):
     """Stream T frames through a conv causal over time; return the output frames written.
 
     x (T, B, Cin, Fin); w (Cout, Cin/groups, Kt, Kf); b (Cout,) or (0,);
     hist (B, L, Cin, Fin) ring of the last L >= (Kt-1)*dilation + 1 frames, zeros at start;
     count (B,) frames seen per stream (streams step in lockstep: count[0] decides when
     to emit for all), advanced by T;
-    y (M, B, Cout, Fout), M >= ceil(T/stride) + 1; returns M' <= M, outputs in y[:M'].
+    y (M, B, Cout, Fout), M >= ceil(T/stride) + 1; returns M' <= M, outputs in y[:M'];
+    scratch col f32 (Cin/groups*Kt*Kf,), pos i64 (Kt,).
     """
     t_len, nb, cin, fin = x.shape
     cout, cg, kt, kf = w.shape
@@ -186,8 +187,6 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
     w2 = w.reshape(cout, cg * kt * kf)
     depthwise = cg == 1 and groups > 1
     flat = fin == 1 and fout == 1 and kf == 1
-    col = np.empty(cg * kt * kf, dtype=np.float32)
-    pos = np.empty(kt, dtype=np.int64)
     m = 0
     for t in range(t_len):
         n = count[0]

@@ -4,26 +4,26 @@ elementwise activation that alone consumes its output, saving a dispatch (~0.45 
 from __future__ import annotations
 
 from . import kernel
+from .activations import activation
 from .conv import conv_time
-from .elementwise import unary
 from .linalg import dense
 
 
 @kernel
 def dense_act(x, w, b, y, code, alpha, beta):
     """y = fn(x @ w.T + b).  x f32[N, I], w f32[O, I], b f32[O] or [0], y f32[N, O];
-    fn, alpha, beta as in :func:`edgernn.kernels.elementwise.unary`."""
+    fn, alpha, beta as in :func:`edgernn.kernels.activations.activation`."""
     dense(x, w, b, y)
     flat = y.reshape(-1)
-    unary(flat, flat, code, alpha, beta)
+    activation(flat, flat, code, alpha, beta)
 
 
 @kernel
 def conv_time_act(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
-                  fdilation, fpad0, code, alpha, beta):
+                  fdilation, fpad0, col, pos, code, alpha, beta):
     """:func:`edgernn.kernels.conv.conv_time`, then fn on the frames it emitted."""
     m = conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
-                  fdilation, fpad0)
+                  fdilation, fpad0, col, pos)
     flat = y[:m].reshape(-1)
-    unary(flat, flat, code, alpha, beta)
+    activation(flat, flat, code, alpha, beta)
     return m

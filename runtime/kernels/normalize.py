@@ -72,11 +72,10 @@ def _softmax_cols(x, y, log, mx, s):
 
 
 @kernel
-def softmax(x, y, log):
-    """Softmax (log=False) or LogSoftmax over axis 2. x, y (N, O, L, I); y may alias x."""
+def softmax(x, y, log, mx, s):
+    """Softmax (log=False) or LogSoftmax over axis 2. x, y (N, O, L, I); y may alias x;
+    scratch mx, s f32 (I,)."""
     nrows, no, nl, ni = x.shape
-    mx = np.empty(ni, dtype=np.float32)
-    s = np.empty(ni, dtype=np.float32)
     for n in range(nrows):
         for o in range(no):
             if ni == 1:

@@ -1,4 +1,4 @@
-"""Plain-numpy reference cells: the executable spec the kernels are tested against.
+"""Plain-numpy reference cells of the recurrent ops: part of the executable spec.
 
 Written from the ONNX operator documents (LSTM, GRU, RNN, Gemm), in ONNX layouts,
 in float64 with exact math (``np.tanh``, ``1 / (1 + exp(-x))``) — never from the
@@ -6,46 +6,22 @@ kernels.  Shapes: X ``[T, B, I]``; states ``[B, H]`` (no ``num_directions`` axis
 returns ``Y [T, B, H]`` plus the final states.  Activation parameter lists hold
 one entry per activation (``None`` = the ONNX defaults of each).
 
-Sections: recurrent + dense cells (this one); conv / elementwise cells below.
+The other ops' cells are in :mod:`.ops`; :mod:`.backend` runs whole graphs with them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# ---------------------------------------------------------------------------
-# Recurrent and dense cells
-# ---------------------------------------------------------------------------
-
-_DEFAULTS = {  # ONNX defaults (alpha, beta) of the activations that take them
-    "Affine": (1.0, 0.0),
-    "LeakyRelu": (0.01, 0.0),
-    "ThresholdedRelu": (1.0, 0.0),
-    "ScaledTanh": (1.0, 1.0),
-    "HardSigmoid": (0.2, 0.5),
-    "Elu": (1.0, 0.0),
-}
+from ..activations import lookup
+from .ops import unary
 
 
 def activation(name: str, alpha: float | None = None, beta: float | None = None):
-    """The ONNX RNN activation ``name`` as a float64 numpy function (spec formulas)."""
-    da, db = _DEFAULTS.get(name, (0.0, 0.0))
-    a = da if alpha is None else float(alpha)
-    b = db if beta is None else float(beta)
-    table = {
-        "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-        "Tanh": np.tanh,
-        "Relu": lambda x: np.maximum(0.0, x),
-        "Affine": lambda x: a * x + b,
-        "LeakyRelu": lambda x: np.where(x >= 0, x, a * x),
-        "ThresholdedRelu": lambda x: np.where(x >= a, x, 0.0),
-        "ScaledTanh": lambda x: a * np.tanh(b * x),
-        "HardSigmoid": lambda x: np.minimum(np.maximum(a * x + b, 0.0), 1.0),
-        "Elu": lambda x: np.where(x >= 0, x, a * (np.exp(np.minimum(x, 0.0)) - 1.0)),
-        "Softsign": lambda x: x / (1.0 + np.abs(x)),
-        "Softplus": lambda x: np.logaddexp(0.0, x),
-    }
-    return table[name]
+    """The ONNX RNN activation ``name`` as a float64 numpy function (spec formulas);
+    parameters default to the table's (:mod:`edgernn.activations`)."""
+    a, b = lookup(name, gate=True).params(alpha, beta)
+    return lambda x: unary(name, x, a, b)
 
 
 def _acts(names, alphas, betas):
@@ -147,8 +123,3 @@ def rnn_ref(X, W, R, B=None, initial_h=None, clip=0.0, activation_name="Tanh",
         H_t = f(_clip(x @ W.T + H_t @ R.T + bias, clip))
         ys.append(H_t)
     return np.stack(ys), H_t
-
-
-# ---------------------------------------------------------------------------
-# Conv / elementwise cells (appended by the conv/elementwise kernels owner)
-# ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Plain-numpy float64 reference cells for the non-recurrent ops, written from the ONNX
 operator spec (Conv, the activation ops, Softmax/LogSoftmax, Reduce*, LayerNormalization),
-independent of the kernels.  The recurrent cells live in tests/reference.py.
+independent of the kernels.  The recurrent cells live in :mod:`.cells`.
 """
 
 from __future__ import annotations
@@ -66,10 +66,18 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def unary(fn, x, alpha=0.0, beta=0.0):
-    """The ONNX activation ``fn`` in float64 (Clip: min=alpha, max=beta)."""
+    """The activation ``fn`` of :mod:`edgernn.activations` in float64, from its definition
+    (Clip: min=alpha, max=beta)."""
     x = np.asarray(x, np.float64)
     with np.errstate(all="ignore"):
         table = {
+            "Affine": lambda: alpha * x + beta,
+            "ThresholdedRelu": lambda: np.where(x > alpha, x, 0.0),
+            "ScaledTanh": lambda: alpha * np.tanh(beta * x),
+            "Rsqrt": lambda: 1.0 / np.sqrt(x),
+            "Square": lambda: x * x,
+            "HardSwish": lambda: x * np.minimum(np.maximum(x + 3.0, 0.0), 6.0) / 6.0,
+            "Silu": lambda: x / (1.0 + np.exp(-x)),
             "Relu": lambda: np.maximum(x, 0.0),
             "LeakyRelu": lambda: np.where(x >= 0, x, alpha * x),
             "Sigmoid": lambda: 1.0 / (1.0 + np.exp(-x)),
@@ -80,7 +88,7 @@ def unary(fn, x, alpha=0.0, beta=0.0):
             "Abs": lambda: np.abs(x),
             "Neg": lambda: -x,
             "Reciprocal": lambda: 1.0 / x,
-            "Softplus": lambda: np.log(np.exp(x) + 1.0),
+            "Softplus": lambda: np.logaddexp(0.0, x),
             "Softsign": lambda: x / (1.0 + np.abs(x)),
             "Elu": lambda: np.where(x > 0, x, alpha * (np.exp(x) - 1.0)),
             "HardSigmoid": lambda: np.maximum(0.0, np.minimum(1.0, alpha * x + beta)),

@@ -1,0 +1,12 @@
+"""One record per op kind: :data:`OPS` maps each kind to its :class:`OpDef`.
+
+Families: :mod:`.dense`, :mod:`.recurrent` (LSTM, GRU, RNN), :mod:`.conv`,
+:mod:`.elementwise` (Unary, Binary), :mod:`.normalize` (Softmax, Reduce, LayerNorm),
+:mod:`.layout` (Concat, Transpose, Slice, Gather, Pad, Reshape, Identity).
+Adding an op kind = one record in one of these modules (see the README, "Adding an op").
+"""
+
+from . import conv, dense, elementwise, layout, normalize, recurrent  # noqa: F401 - register
+from .base import OPS, Binder, OpDef, RefCall, StateDecl, get
+
+__all__ = ["OPS", "Binder", "OpDef", "RefCall", "StateDecl", "get"]

@@ -1,0 +1,43 @@
+"""``Dense``: y = x @ W.T + B over the last frame axis (ONNX Gemm transB=1, nn.Linear)."""
+
+from __future__ import annotations
+
+from ..bindings import EMPTY1, Context, each_n, rows
+from ..ir import Op
+from ..kernels import fused, linalg
+from .base import Binder, OpDef, RefCall, Shape, need, opt, register, size
+
+
+def infer(op: Op, s: list, consts=None) -> Shape:
+    x, w, b = s[0], s[1], opt(s, 2)
+    need(len(w) == 2 and len(x) >= 1 and x[-1] == w[1], op, f"x {x} does not fit W {w}")
+    need(b is None or size(b) == w[0], op, f"bias {b} does not match {w[0]} outputs")
+    return (*x[:-1], w[0])
+
+
+def macs(op: Op, graph) -> int:
+    w = graph.shape(op.inputs[1])
+    return size(graph.shape(op.inputs[0])[:-1]) * w[0] * w[1]
+
+
+def bind_f32(op: Op, ctx: Context):
+    w, b = ctx.const(op, "W"), ctx.const(op, "B", EMPTY1)
+    x, y = ctx.value(op.inputs[0]), ctx.output(op)
+    b = b.reshape(-1)
+    act = ctx.epilogue(op)
+    return each_n(x.shape[0], fused.dense_act if act else linalg.dense,
+                  lambda n: (rows(x, n, w.shape[1]), w, b, rows(y, n, w.shape[0]), *act))
+
+
+def reference(c: RefCall):
+    x, w, b = c.arg("x"), c.arg("W"), c.arg("B")
+    y = x @ w.T
+    return y if b is None else y + b.reshape(-1)
+
+
+register(OpDef(
+    "Dense", ("x", "W", "B?"), {},
+    "y = x @ W.T + B over the last axis. W (out, in), B (out,).",
+    infer=infer, reference=reference, macs=macs, fusable=True,
+    binders=(Binder(bind_f32),), kernels=(linalg.dense, fused.dense_act),
+))
