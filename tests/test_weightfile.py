@@ -120,6 +120,52 @@ def test_lying_header_is_caught_before_any_kernel(tmp_path, model_bytes, edit, n
         edgernn.load(write(tmp_path, repack(model_bytes, edit)))
 
 
+def test_a_file_requiring_an_unknown_feature_is_refused(tmp_path, model_bytes):
+    """A newer writer lists what a reader must implement; an older reader says so, rather
+    than running the model wrongly."""
+    data = repack(model_bytes, _set(["requires"], ["int8-activations", "warp-drive"]))
+    with pytest.raises(edgernn.ModelFormatError, match="requires warp-drive.*pip install -U"):
+        edgernn.load(write(tmp_path, data))
+    # known features pass
+    ok = repack(model_bytes, _set(["requires"], ["int8-activations"]))
+    assert edgernn.load(write(tmp_path, ok)).inputs == {"x": (5,)}
+
+
+def test_values_keep_their_dtype_and_requires_is_written(tmp_path):
+    from edgernn.ir import Value
+    from edgernn.weightfile import requirements
+
+    g = small_graph()
+    assert requirements(g) == []
+    values = dict(g.values)
+    name = g.outputs[0]
+    values[name] = Value(name, values[name].shape, "i8", 0.05, -3)
+    g8 = edgernn.Graph(g.inputs, g.outputs, g.ops, values, g.consts, g.states, g.metadata)
+    assert requirements(g8) == ["int8-activations"]
+    save(g8, tmp_path / "q.ern")
+    header = json.loads((tmp_path / "q.ern").read_bytes()[ALIGN:].split(b"\0")[0])
+    assert header["requires"] == ["int8-activations"]
+    back = load_graph(tmp_path / "q.ern").values[name]
+    assert (back.dtype, back.scale, back.zero_point) == ("i8", 0.05, -3)
+
+
+def test_q8_weight_without_a_q8_kernel_is_a_graph_error_at_load(tmp_path):
+    """Constants stay in their stored dtype; an op with no binder for it refuses at load
+    (naming op and dtype) instead of compiling a new specialization that returns
+    unscaled numbers."""
+    g = small_graph()
+    consts = dict(g.consts)
+    dense = next(op for op in g.ops if op.kind == "Dense")
+    w = consts[dense.inputs[1]].to_float()
+    scale = np.abs(w).max() / 127
+    consts[dense.inputs[1]] = Tensor(dense.inputs[1], np.round(w / scale).astype(np.int8),
+                                     "q8", w.shape, np.float32(scale), np.float32(0))
+    g8 = edgernn.Graph(g.inputs, g.outputs, g.ops, g.values, consts, g.states, g.metadata)
+    save(g8, tmp_path / "q.ern")
+    with pytest.raises(edgernn.GraphError, match=rf"{dense.name}.*W q8"):
+        edgernn.load(tmp_path / "q.ern")
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(edgernn.ModelFormatError, match="no such file"):
         edgernn.load(tmp_path / "absent.ern")
