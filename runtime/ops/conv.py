@@ -69,9 +69,10 @@ def bind_f32(op: Op, ctx: Context):
     pos = np.zeros(w4.shape[2], dtype=np.int64)
     act = ctx.epilogue(op)
     kernel = direct(fused.conv_time_act if act else conv.conv_time)
+    rest, cap = (w4, b, hist, count, y4, *ints, fpad0, col, pos, *act), x4.shape[0]
 
     def call(n: int) -> int:
-        return kernel(x4[:n], w4, b, hist, count, y4, *ints, fpad0, col, pos, *act)
+        return kernel(x4 if n == cap else x4[:n], *rest)
 
     return call
 
