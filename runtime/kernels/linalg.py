@@ -1,4 +1,5 @@
-"""Float32 matrix kernels: the dense layer and the recurrent matrix-vector product.
+"""Matrix kernels: the dense layer and the recurrent products, for float32, int8-row
+and int4-group weights (see "packed weights" below).
 
 Both process 4 weight rows per pass: the reduction over the inner axis is one
 loop with 4 accumulators, which LLVM vectorizes (``fastmath`` reassoc/contract)
@@ -9,6 +10,8 @@ row-major ``(out, in)`` (PyTorch / ONNX Gemm ``transB=1`` layout).
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from . import kernel
 
@@ -96,3 +99,184 @@ def gemv_add(w, v, out):
         for k in range(n_in):
             a0 += w[o, k] * v[k]
         out[o] += a0
+
+
+# --- quantized weights: int8 rows (dynamic-range int8) and int4 groups -------------------
+
+
+@kernel
+def quantize_rows(x, xq, sx):
+    """Symmetric per-row int8 quantization of activations, on the fly.
+
+    x f32[N, K] -> xq i8[N, K] = round(x / sx), sx f32[N] = max|x[n]| / 127 (0 for an
+    all-zero row, whose xq is 0).
+    """
+    n_rows, n_in = x.shape
+    for n in range(n_rows):
+        m = _ZERO
+        for k in range(n_in):
+            m = max(m, abs(x[n, k]))
+        if not m > _ZERO:  # zero (or NaN: the caller's input check stops those)
+            sx[n] = _ZERO
+            for k in range(n_in):
+                xq[n, k] = 0
+            continue
+        inv = np.float32(127.0) / m
+        sx[n] = m / np.float32(127.0)
+        for k in range(n_in):
+            xq[n, k] = np.int8(np.floor(x[n, k] * inv + np.float32(0.5)))
+
+
+@kernel
+def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
+    """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
+
+    x f32[N, I]; wq i8[O, I] symmetric per-row weights, ws f32[O] their scales;
+    scratch xq i8[>=N, I], sx f32[>=N]; b f32[O] or [0]; y f32[N, O].
+    int32 accumulation, 4 weight rows per pass (x86 vpmaddwd / aarch64 sdot, smlal).
+    """
+    n_rows, n_in = x.shape
+    n_out = wq.shape[0]
+    quantize_rows(x, xq, sx)
+    has_bias = b.shape[0] > 0
+    n4 = n_out - n_out % 4
+    for o in range(0, n4, 4):
+        for n in range(n_rows):
+            a0 = a1 = a2 = a3 = np.int32(0)
+            for k in range(n_in):
+                xk = np.int32(xq[n, k])
+                a0 = np.int32(a0 + np.int32(wq[o, k]) * xk)
+                a1 = np.int32(a1 + np.int32(wq[o + 1, k]) * xk)
+                a2 = np.int32(a2 + np.int32(wq[o + 2, k]) * xk)
+                a3 = np.int32(a3 + np.int32(wq[o + 3, k]) * xk)
+            s = sx[n]
+            _store4(y, n, o, accumulate, has_bias, b, np.float32(a0) * (s * ws[o]),
+                    np.float32(a1) * (s * ws[o + 1]), np.float32(a2) * (s * ws[o + 2]),
+                    np.float32(a3) * (s * ws[o + 3]))
+    for o in range(n4, n_out):
+        for n in range(n_rows):
+            a0 = np.int32(0)
+            for k in range(n_in):
+                a0 = np.int32(a0 + np.int32(wq[o, k]) * np.int32(xq[n, k]))
+            v = np.float32(a0) * (sx[n] * ws[o]) + (b[o] if has_bias else _ZERO)
+            y[n, o] = y[n, o] + v if accumulate else v
+
+
+@kernel
+def _store4(y, n, o, accumulate, has_bias, b, v0, v1, v2, v3):
+    """y[n, o:o+4] (+)= (v + b[o:o+4])."""
+    if has_bias:
+        v0 += b[o]
+        v1 += b[o + 1]
+        v2 += b[o + 2]
+        v3 += b[o + 3]
+    if accumulate:
+        v0 += y[n, o]
+        v1 += y[n, o + 1]
+        v2 += y[n, o + 2]
+        v3 += y[n, o + 3]
+    y[n, o] = v0
+    y[n, o + 1] = v1
+    y[n, o + 2] = v2
+    y[n, o + 3] = v3
+
+
+@kernel
+def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
+    """y (+)= x @ W.T (+ b) for int4 weights in groups along the input axis.
+
+    wq i8[O, G*g/2]: two signed int4 per byte, element 2i in the low nibble, rows padded
+    to whole groups of g with zeros; gs f32[O, G] the scale of each group;
+    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N, G*g],
+    zero past I; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
+    """
+    n_rows, n_in = x.shape
+    n_out, n_groups = gs.shape
+    half = wq.shape[1] // n_groups  # bytes per group
+    quantize_rows(x, xq[:, :n_in], sx)
+    has_bias = b.shape[0] > 0
+    for o in range(n_out):
+        for n in range(n_rows):
+            total = _ZERO
+            for g in range(n_groups):
+                acc = np.int32(0)
+                for i in range(half):
+                    byte = np.int32(wq[o, g * half + i])
+                    lo = np.int32(np.int32(byte << 28) >> 28)  # sign-extend the low nibble
+                    hi = np.int32(byte >> 4)
+                    j = 2 * (g * half + i)
+                    acc = np.int32(acc + lo * np.int32(xq[n, j]) + hi * np.int32(xq[n, j + 1]))
+                total += np.float32(acc) * gs[o, g]
+            v = total * sx[n] + (b[o] if has_bias else _ZERO)
+            y[n, o] = y[n, o] + v if accumulate else v
+
+
+# --- packed weights: one call for every storage type --------------------------------------
+# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
+# (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
+# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, Kp], sx f32[N])  for int4 groups (Kp = G * group),
+# where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
+# The recurrent kernels take packed weights, so one kernel source serves every precision;
+# numba compiles a specialization per pack type.
+
+
+def _pack_kind(wp) -> str:
+    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 4):
+        return ""
+    first = wp[0]
+    if len(wp) == 1:
+        return "f32" if first.dtype == types.float32 else ""
+    return "q8" if wp[1].ndim == 1 else "q4"
+
+
+def project(x, wp, b, y, accumulate):
+    """y (+)= x @ W.T (+ b) for a packed weight.  x f32[N, K], b f32[O]|[0], y f32[N, O]."""
+
+
+@overload(project)
+def _project(x, wp, b, y, accumulate):
+    kind = _pack_kind(wp)
+    if kind == "f32":
+        return lambda x, wp, b, y, accumulate: _xwt(x, wp[0], b, y, accumulate)
+    if kind == "q8":
+        return lambda x, wp, b, y, accumulate: _xwt_q8(x, wp[0], wp[1], wp[2], wp[3], b, y,
+                                                      accumulate)
+    if kind == "q4":
+        return lambda x, wp, b, y, accumulate: _xwt_q4(x, wp[0], wp[1], wp[2], wp[3], b, y,
+                                                      accumulate)
+    return None
+
+
+def matvec_add(wp, v, out):
+    """out += W @ v for a packed weight.  v f32[K] contiguous, out f32[O]."""
+
+
+@overload(matvec_add)
+def _matvec_add(wp, v, out):
+    if _pack_kind(wp) == "f32":
+        return lambda wp, v, out: gemv_add(wp[0], v, out)
+    if _pack_kind(wp):
+        def impl(wp, v, out):
+            project(v.reshape((1, v.shape[0])), wp, out[:0], out.reshape((1, out.shape[0])),
+                    True)
+        return impl
+    return None
+
+
+def pack_rows(wp, start, stop):
+    """The packed weight of rows [start, stop) (views, no copy)."""
+
+
+@overload(pack_rows)
+def _pack_rows(wp, start, stop):
+    if _pack_kind(wp) == "f32":
+        return lambda wp, start, stop: (wp[0][start:stop],)
+    if _pack_kind(wp):
+        return lambda wp, start, stop: (wp[0][start:stop], wp[1][start:stop], wp[2], wp[3])
+    return None
+
+
+@kernel
+def dense_packed(x, wp, b, y):
+    """y = x @ W.T + b for a packed weight.  x f32[N, I], b f32[O]|[0], y f32[N, O]."""
+    project(x, wp, b, y, False)
