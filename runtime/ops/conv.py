@@ -118,7 +118,7 @@ register(OpDef(
     "frames, the first at frame `delay` (delay = (Kt-1)*dilation - left_pad, the "
     "frames by which the source model's padding looks ahead). Over the frequency "
     "axis: an ordinary conv with freq_stride/freq_dilation/freq_pads.",
-    infer=infer, reference=reference, states=states, schedule=schedule, macs=macs,
+    infer=infer, reference=reference, states=states, schedule=schedule, macs=macs, weights=("W",),
     fusable=True, binders=(Binder(bind_f32, {"W": PACKED}),),  # quantized W: widened at load
     kernels=(conv.conv_time, fused.conv_time_act),
 ))

@@ -40,6 +40,6 @@ def reference(c: RefCall):
 register(OpDef(
     "Dense", ("x", "W", "B?"), {},
     "y = x @ W.T + B over the last axis. W (out, in), B (out,).",
-    infer=infer, reference=reference, macs=macs, fusable=True,
+    infer=infer, reference=reference, macs=macs, fusable=True, weights=("W",),
     binders=(Binder(bind_float, {"W": PACKED}),), kernels=(linalg.dense_packed, fused.dense_act),
 ))

@@ -180,6 +180,7 @@ def ref_rnn(c: RefCall) -> np.ndarray:
 
 
 _COMMON = dict(infer=infer, states=states, macs=macs)
+_GR = dict(weights=("W", "R"), **_COMMON)
 _WEIGHTS = {"W": PACKED, "R": PACKED}  # float, int8 rows, int4 groups
 OPDEFS = {
     "LSTM": OpDef(
@@ -196,6 +197,7 @@ OPDEFS = {
         "activation_alpha/beta aligned one per activation (empty = ONNX defaults). "
         "H0/C0 are optional constant initial states.",
         reference=ref_lstm, binders=(Binder(bind_lstm, _WEIGHTS | {"Wproj": PACKED}),),
+        weights=("W", "R", "Wproj"),
         kernels=(lstm.lstm_seq,),
         **_COMMON),
     "GRU": OpDef(
@@ -206,12 +208,12 @@ OPDEFS = {
         "h~ = g(x Wh + (r*h) Rh + Rbh + Wbh) or, linear_before_reset, "
         "g(x Wh + r*(h Rh + Rbh) + Wbh); h' = (1-z) h~ + z h.",
         reference=ref_gru, binders=(Binder(bind_gru, _WEIGHTS),), kernels=(gru.gru_seq,),
-        **_COMMON),
+        **_GR),
     "RNN": OpDef(
         "RNN", ("x", "W", "R", "B?", "H0?"),
         {"hidden_size": 0, "clip": 0.0, "activations": ("Tanh",), **_ACT},
         "One forward Elman RNN layer: h' = f(W x + R h + B). W (H, I), R (H, H), B (H,).",
         reference=ref_rnn, binders=(Binder(bind_rnn, _WEIGHTS),), kernels=(rnn.rnn_seq,),
-        **_COMMON),
+        **_GR),
 }
 register(*OPDEFS.values())
