@@ -86,14 +86,16 @@ def find_input(sd: Any, device: int | str | None) -> dict[str, Any]:
                       "index. Input devices:\n" + describe(found or devices))
 
 
-def pick_rate(sd: Any, dev: dict[str, Any], rate: int, channels: int, dtype: str) -> int:
-    """``rate`` if the device opens at it, else its default rate (the caller resamples)."""
+def pick_rate(sd: Any, dev: dict[str, Any], rate: int, channels: int, dtype: str,
+              forced: int | None = None) -> int:
+    """``rate`` if the device opens at it, else its default rate (the caller resamples);
+    only ``forced`` if given."""
     if channels > dev["max_input_channels"]:
         raise SourceError(f"{dev['name']!r} has {dev['max_input_channels']} input channels, "
                           f"{channels} were asked for")
     errors = []
     default = int(round(dev["default_samplerate"]))
-    for r in dict.fromkeys((int(rate), default)):
+    for r in [int(forced)] if forced else dict.fromkeys((int(rate), default)):
         try:
             sd.check_input_settings(device=dev["index"], channels=channels, dtype=dtype,
                                     samplerate=r)

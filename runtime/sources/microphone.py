@@ -41,6 +41,8 @@ class Microphone(Source):
     ``duration``: stop after that many seconds of device samples (None: never).
     ``timeout``: seconds without any buffer before ``SourceError`` (a device
     that stopped delivering, e.g. unplugged).  ``mono`` averages the channels.
+    ``device_rate``: open the device at this rate (and resample) instead of
+    trying ``rate`` first and then the device's default rate.
     """
 
     kind = "microphone"
@@ -48,7 +50,8 @@ class Microphone(Source):
     def __init__(self, device: int | str | None = None, rate: int = 16000, channels: int = 1,
                  *, blocksize: int | None = None, dtype: str = "int16", mono: bool = False,
                  queue_blocks: int = 32, duration: float | None = None,
-                 timeout: float = 2.0, latency: str | float | None = None):
+                 timeout: float = 2.0, latency: str | float | None = None,
+                 device_rate: int | None = None):
         super().__init__()
         if dtype not in _SCALE:
             raise ValueError(f"dtype must be one of {sorted(_SCALE)}, got {dtype!r}")
@@ -59,7 +62,7 @@ class Microphone(Source):
         self.blocksize = int(blocksize or self.rate // 50)
         dev = find_input(sd, device)
         self.device_name = dev["name"]
-        self.device_rate = pick_rate(sd, dev, self.rate, channels, dtype)
+        self.device_rate = pick_rate(sd, dev, self.rate, channels, dtype, device_rate)
         self.converter = Converter(self.device_rate, self.rate, channels, mono)
         self.channels = self.converter.out_channels
         self._limit = None if duration is None else round(duration * self.device_rate)
