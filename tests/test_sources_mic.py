@@ -149,7 +149,7 @@ def _check_gaps(x: np.ndarray, got: dict, summary: dict) -> None:
     assert got["length"].sum() + summary["dropped"] == len(x)
     assert got["dropped"].sum() == summary["dropped"]
     data, pos = _as_int16(got["data"]), 0
-    for t, n, d in zip(got["time"], got["length"], got["dropped"], strict=True):
+    for t, n in zip(got["time"], got["length"], strict=True):
         start = round(t * RATE)
         np.testing.assert_array_equal(data[pos: pos + n], x[start: start + n])
         pos += n

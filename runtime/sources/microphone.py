@@ -129,7 +129,8 @@ class Microphone(Source):
                 if self._done.is_set() and self._queue.empty():
                     return self._finish()
                 if time.monotonic() - waited_since > self.timeout:
-                    raise SourceError(self._stopped_message(f"no audio for {self.timeout:g} s"))
+                    msg = self._stopped_message(f"no audio for {self.timeout:g} s")
+                    raise SourceError(msg) from None
                 continue
             x = data.astype(np.float32)
             if self.dtype != "float32":
