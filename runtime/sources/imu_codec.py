@@ -1,8 +1,9 @@
 """IMU wire formats: CSV text lines and a small binary frame, as streaming decoders.
 
 **CSV lines** (what ``Serial.println(ax); ...`` sketches print): numbers
-separated by commas, semicolons, tabs or spaces, one sample per line, ``\\n`` or
-``\\r\\n`` endings.  A line that is not all finite numbers (a boot message, a
+separated by commas, semicolons, tabs or spaces (a run of them is one
+separator; leading and trailing ones are ignored), one sample per line, ``\\n``
+or ``\\r\\n`` endings.  A line that is not all finite numbers (a boot message, a
 cut-off line, ``nan``) is *malformed*: counted and skipped.  Lines longer than
 4096 bytes are malformed too, so garbage without newlines cannot grow memory.
 
@@ -56,7 +57,7 @@ def crc16(data: bytes) -> int:
 
 def parse_line(line: bytes) -> list[float] | None:
     """A CSV line -> its numbers, or None when any field is not a finite number."""
-    fields = _SPLIT.split(line.strip())
+    fields = _SPLIT.split(line.strip(b" \t\r\n\v\f,;"))
     try:
         row = [float(f) for f in fields]
     except ValueError:
