@@ -31,7 +31,7 @@ def _capture(cfg: dict, sleep: float = 0.0) -> dict:
     from edgernn.sources import Microphone
 
     blocks = []
-    with Microphone(cfg["device"], rate=RATE, duration=cfg["duration"],
+    with Microphone(cfg["device"], rate=cfg.get("rate", RATE), duration=cfg["duration"],
                     queue_blocks=cfg.get("queue", 100000), device_rate=cfg.get("device_rate"),
                     blocksize=cfg.get("blocksize")) as mic:
         for b in mic:
@@ -101,7 +101,7 @@ def audio(tmp_path_factory) -> dict:
     wav = d / "utt.wav"
     subprocess.run(["espeak-ng", "-v", "en", "-w", str(wav), "edge inference keeps going"],
                    check=True, capture_output=True)
-    for rate in (16000, 48000):
+    for rate in (16000, 44100, 48000):
         subprocess.run(["sox", str(wav), "-r", str(rate), "-b", "16", "-e", "signed-integer",
                         "-c", "1", "-t", "raw", str(d / f"utt{rate}.raw")], check=True)
     (d / "fifo").mkdir()
@@ -112,11 +112,13 @@ def audio(tmp_path_factory) -> dict:
     conf.write_text(
         f'pcm.kwsfile {{ type file; {pcm} file "/dev/null"; infile "{d}/utt16000.raw" }}\n'
         f'pcm.kwsfile48 {{ type file; {pcm} file "/dev/null"; infile "{d}/utt48000.raw" }}\n'
+        f'pcm.kwsfile44 {{ type file; {pcm} file "/dev/null"; infile "{d}/utt44100.raw" }}\n'
         f'pcm.kwspaced {{ type file; {pcm} file "{d}/fifo/out-%f-%r-%c"; '
         f'infile "{d}/utt16000.raw" }}\n')
     return {"dir": d, "conf": conf, "fifo": str(fifo),
             "x16": np.fromfile(d / "utt16000.raw", "<i2"),
-            "x48": np.fromfile(d / "utt48000.raw", "<i2")}
+            "x48": np.fromfile(d / "utt48000.raw", "<i2"),
+            "x44": np.fromfile(d / "utt44100.raw", "<i2")}
 
 
 def run_child(audio: dict, scenario: str, **cfg) -> tuple[dict, dict | None]:
@@ -194,6 +196,20 @@ def test_device_at_48k_gives_16k_blocks(audio):
     want = signal.resample_poly(x / 32768.0, 1, 3, window=h)
     assert got["data"].shape == (len(want), 1)
     np.testing.assert_allclose(got["data"][:, 0], want, atol=1e-6)
+
+
+def test_rate_the_device_refuses_falls_back_to_its_default(audio):
+    """PortAudio refuses 800 Hz on the file PCM: it opens at its default 44.1 kHz and the
+    stream is resampled to 800 Hz (ratio 8/441)."""
+    signal = pytest.importorskip("scipy.signal")
+    x = audio["x44"]
+    summary, got = run_child(audio, "plain", device="kwsfile44", duration=len(x) / 44100,
+                             rate=800, blocksize=40)
+    assert summary["device_rate"] == 44100 and summary["rate"] == 800
+    h = signal.firwin(2 * 32 * 441 + 1, 0.9 / 441, window=("kaiser", 8.0))
+    want = signal.resample_poly(x / 32768.0, 8, 441, window=h)
+    assert got["data"].shape == (len(want), 1)
+    np.testing.assert_allclose(got["data"][:, 0], want, atol=2e-6)
 
 
 def test_unknown_device_lists_the_input_devices(audio):
