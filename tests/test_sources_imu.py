@@ -115,6 +115,12 @@ def test_serial_missing_port_lists_ports(tmp_path):
         SerialIMU(str(tmp_path / "ttyUSB9"), rate=100)
 
 
+def test_serial_without_pyserial_says_what_to_install(monkeypatch, pty):
+    monkeypatch.setitem(__import__("sys").modules, "serial", None)
+    with pytest.raises(SourceError, match=r"pip install 'edgernn\[imu\]'"):
+        SerialIMU(pty[1], rate=100)
+
+
 # --------------------------------------------------------------------- UDP
 def test_udp_lines_and_frames():
     x = rows(40, 3, seed=2)
@@ -132,6 +138,12 @@ def test_udp_lines_and_frames():
             np.testing.assert_array_equal(got, x.astype(np.float32))
             assert src.malformed == 1
             assert src.summary()["frames"] == len(x)
+
+
+def test_udp_port_in_use():
+    with UdpIMU(0, rate=100, host="127.0.0.1") as first, \
+            pytest.raises(SourceError, match="another program"):
+        UdpIMU(first.address[1], rate=100, host="127.0.0.1")
 
 
 def test_udp_idle_timeout():

@@ -181,7 +181,7 @@ def test_paced_capture_with_a_slow_consumer(audio):
 def test_paced_capture_keeping_up_is_exact(audio):
     x = audio["x16"]
     summary, got = run_child(audio, "paced", device="kwspaced", duration=len(x) / RATE,
-                             queue=8)
+                             queue=64)   # 1.3 s of slack for a loaded machine
     assert summary["dropped"] == 0
     np.testing.assert_array_equal(_as_int16(got["data"]), x)
 

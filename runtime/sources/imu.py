@@ -88,7 +88,7 @@ def _import_serial() -> Any:
     return serial
 
 
-def _port_list(serial: Any) -> str:
+def _port_list() -> str:
     try:
         from serial.tools.list_ports import comports
         ports = [p.device for p in comports()]
@@ -121,7 +121,7 @@ class SerialIMU(_ImuSource):
             self._ser = serial.Serial(port, baudrate=baudrate, timeout=0.05)
         except self._errors as e:
             raise SourceError(f"cannot open serial port {port}: {e}; serial ports: "
-                              f"{_port_list(serial)}") from None
+                              f"{_port_list()}") from None
 
     def _chunk(self) -> tuple[bytes | None, bool]:
         try:
