@@ -163,4 +163,5 @@ class Microphone(Source):
     def _details(self) -> dict[str, Any]:
         return {"device": self.device_name, "device_rate": self.device_rate,
                 "dtype": self.dtype, "overflows": self.overflows,
+                "lost_device_frames": self.lost_device_frames,
                 "queue_blocks": self._queue.maxsize}
