@@ -110,6 +110,18 @@ def test_serial_binary_frames_with_damage(pty):
     src.close()
 
 
+def test_reads_with_no_whole_row_before_the_first_row():
+    from edgernn.sources.imu_rows import RowAssembler
+    rows_ = RowAssembler(rate=50)
+    x, bad = rows_.add([])
+    assert x.shape == (0, 0) and bad == 0
+    x, bad = rows_.add([[1.0, 2.0]])
+    assert x.tolist() == [[1.0, 2.0]] and bad == 0
+    assert rows_.add([])[0].shape == (0, 2)
+    timed = RowAssembler(rate=50, time_column=0)
+    assert timed.add([])[0].shape == (0, 0)
+
+
 def test_serial_missing_port_lists_ports(tmp_path):
     with pytest.raises(SourceError, match="cannot open serial port"):
         SerialIMU(str(tmp_path / "ttyUSB9"), rate=100)

@@ -97,8 +97,9 @@ class RowAssembler:
                 bad += 1
             else:
                 good.append(values)
-        channels = self.channels or 0
-        v = np.asarray(good, np.float64).reshape(-1, channels)
+        if not good:
+            return np.empty((0, self.channels or 0), np.float32), bad
+        v = np.asarray(good, np.float64)
         if self.grid is None:
             return v.astype(np.float32), bad
         return self.grid.push(np.asarray(times, np.float64), v), bad
