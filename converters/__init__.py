@@ -9,7 +9,7 @@ Supported sources: ONNX (opsets 11-21).  TFLite is planned (a clear error for no
 
 from .convert import ConversionReport, convert
 from .errors import ConversionError, Problem, UnsupportedModelError, VerificationError
-from .onnx_import import load_onnx
+from .onnx import load_onnx
 from .verify import VerifyResult, verify
 
 __all__ = ["ConversionError", "ConversionReport", "Problem", "UnsupportedModelError",

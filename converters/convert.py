@@ -111,7 +111,7 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
     (e.g. ``{"labels": [...]}``, which ``edgernn run`` and ``Model.labels`` use).
     """
     source_format(src)
-    from .onnx_import import load_onnx
+    from .onnx import load_onnx
     from .verify import verify as run_verify
 
     graph = load_onnx(src, axes=axes, state_pairs=state_pairs)

@@ -21,7 +21,7 @@ import onnx
 from edgernn.ir import Graph
 
 from .errors import VerificationError
-from .onnx_graph import data_inputs, declared_dims, load_model
+from .onnx.graph import data_inputs, declared_dims, load_model
 
 
 @dataclass
@@ -124,7 +124,7 @@ def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: flo
     import edgernn
     from edgernn.model import Model
 
-    from .onnx_import import load_onnx
+    from .onnx import load_onnx
 
     model = load_model(src) if not isinstance(src, onnx.ModelProto) else src
     if graph is None:

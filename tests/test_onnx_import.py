@@ -17,7 +17,7 @@ from edgernn.converters import (
     load_onnx,
     verify,
 )
-from edgernn.converters.onnx_io import normalize_name, parse_axes
+from edgernn.converters.onnx.io import normalize_name, parse_axes
 from edgernn.converters.verify import from_source, to_source
 from edgernn.ir import reorder_gates
 

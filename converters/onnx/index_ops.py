@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Dyn, Refuse, norm_axis
-from .onnx_ops import register
+from .context import Context, Dyn, Refuse, norm_axis
+from .ops import register
 
 
 def _time_cut(kind_of_probe: list, what: str) -> tuple:

@@ -18,9 +18,9 @@ import numpy as np
 
 from edgernn.ir import State
 
-from .errors import Problem
-from .onnx_context import Context
-from .onnx_io import InputSpec
+from ..errors import Problem
+from .context import Context
+from .io import InputSpec
 
 
 def state_prov(name: str, frame: tuple[int, ...]) -> np.ndarray:

@@ -1,15 +1,15 @@
 """ONNX -> edgernn IR: the driver.
 
-1. load, check the opset (:mod:`.onnx_graph`);
+1. load, check the opset (:mod:`.graph`);
 2. find each input's time and batch axes, pair state inputs with outputs
-   (:mod:`.onnx_io`);
+   (:mod:`.io`);
 3. probe: run the model at two sequence lengths (batch 1) with the reference
    evaluator, keeping every intermediate; inline If nodes with a constant
    condition; re-probe;
 4. convert every node that depends on input data with its op function
-   (:data:`.onnx_ops.OPS`), collecting every refusal;
-5. resolve states (:mod:`.onnx_states`), run the clean-up passes
-   (:mod:`.onnx_passes`), build and check the :class:`~edgernn.ir.Graph`.
+   (:data:`.ops.OPS`), collecting every refusal;
+5. resolve states (:mod:`.states`), run the clean-up passes
+   (:mod:`..passes`), build and check the :class:`~edgernn.ir.Graph`.
 """
 
 from __future__ import annotations
@@ -22,21 +22,9 @@ import onnx
 from edgernn.ir import Graph, GraphError, Value
 from edgernn.shapes import check_graph
 
-from . import onnx_conv, onnx_index_ops, onnx_rnn, onnx_shape_ops  # noqa: F401 - register ops
-from .errors import ConversionError, Problem, UnsupportedModelError
-from .onnx_context import Context, Dyn, Refuse
-from .onnx_fuse import fuse_layernorm
-from .onnx_graph import (
-    default_opset,
-    dynamic_names,
-    inline_static_ifs,
-    load_model,
-    node_inputs,
-    probe,
-)
-from .onnx_io import InputSpec, input_specs, pair_states
-from .onnx_ops import OPS
-from .onnx_passes import (
+from ..errors import ConversionError, Problem, UnsupportedModelError
+from ..fuse import fuse_layernorm
+from ..passes import (
     OpList,
     collapse_views,
     dead_code,
@@ -45,7 +33,19 @@ from .onnx_passes import (
     name_outputs,
     select_from_concat,
 )
-from .onnx_states import resolve_states, state_prov
+from . import conv, index_ops, rnn, shape_ops  # noqa: F401 - register ops
+from .context import Context, Dyn, Refuse
+from .graph import (
+    default_opset,
+    dynamic_names,
+    inline_static_ifs,
+    load_model,
+    node_inputs,
+    probe,
+)
+from .io import InputSpec, input_specs, pair_states
+from .ops import OPS
+from .states import resolve_states, state_prov
 
 PROBE_T = (6, 9)
 HINTS = {

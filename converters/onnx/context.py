@@ -17,7 +17,7 @@ import onnx
 
 from edgernn.ir import Op, Tensor, Value
 
-from .onnx_graph import attrs_of
+from .graph import attrs_of
 
 F32_MAX = 3.4028234663852886e38
 

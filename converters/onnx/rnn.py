@@ -9,7 +9,7 @@ not interchangeable when ``linear_before_reset``).  Both layouts: 0 = X
 Y has the time axis; Y_h (and Y_c) are the last step, which per frame is the
 same value as Y (marked ``reduced``).  An initial state from a constant becomes
 H0/C0; an initial state read from a state input is linked to it (see
-:mod:`.onnx_states`) and becomes the op's own state.
+:mod:`.states`) and becomes the op's own state.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import onnx
 
 from edgernn.ir import reorder_gates
 
-from .onnx_context import Context, Dyn, Refuse
-from .onnx_ops import register
+from .context import Context, Dyn, Refuse
+from .ops import register
 
 #: activations that consume an activation_alpha / activation_beta entry (ONNX / onnxruntime)
 TAKES_ALPHA = {"affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "hardsigmoid", "elu"}

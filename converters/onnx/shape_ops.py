@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Dyn, Refuse, norm_axis
-from .onnx_ops import OPS, register, single_frame, static_frame
+from .context import Context, Dyn, Refuse, norm_axis
+from .ops import OPS, register, single_frame, static_frame
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                onnx.TensorProto.BFLOAT16}

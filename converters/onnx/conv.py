@@ -18,8 +18,8 @@ import math
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Refuse, norm_axis
-from .onnx_ops import OPS, register
+from .context import Context, Refuse, norm_axis
+from .ops import OPS, register
 
 
 def _pads(a: dict, nsp: int, kernel, strides, dilations, in_sizes, time_sp: int) -> list[int]:

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 OPSETS = range(11, 22)  # default-domain opsets we accept (11 .. 21)
 SHAPE_ONLY = {"Shape", "Size"}  # outputs depend on the input's shape, not its data

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import onnx
 
-from .errors import ConversionError
-from .onnx_graph import attrs_of, consumers, data_inputs, declared_dims
+from ..errors import ConversionError
+from .graph import attrs_of, consumers, data_inputs, declared_dims
 
 TIME_DIM = re.compile(r"time|seq|len|frame|step|chunk|^t$", re.I)
 BATCH_DIM = re.compile(r"batch|^n$|^b$|^bs$|^num_streams$", re.I)

@@ -1,8 +1,8 @@
 """ONNX elementwise, linear, softmax, reduction and normalization ops -> IR.
 
 One function per ONNX op, named after the spec; :data:`OPS` maps op types to
-them.  Each reads its inputs from the :class:`~.onnx_context.Context`, emits IR
-ops, and records a :class:`~.onnx_context.Dyn` for each output.
+them.  Each reads its inputs from the :class:`~.context.Context`, emits IR
+ops, and records a :class:`~.context.Dyn` for each output.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import F32_MAX, Context, Dyn, Refuse, norm_axis
+from .context import F32_MAX, Context, Dyn, Refuse, norm_axis
 
 OPS: dict = {}
 
