@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 pytest.importorskip("onnxruntime")
 
 from edgernn.converters import load_onnx, verify  # noqa: E402
-from edgernn.converters.verify import Source, source_outputs  # noqa: E402
+from edgernn.converters.onnx import OnnxRunner  # noqa: E402
+from edgernn.converters.verify import source_outputs  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
 REFUSED = {"onnx_lstm_bidirectional", "onnx_unsupported_ops", "torch_refused_mean_over_time_op17"}
@@ -88,9 +89,10 @@ def _reference(name: str, g):
     rng = np.random.default_rng(3)
     feeds = {v.name: rng.standard_normal((200, *v.shape)).astype(np.float32) for v in g.inputs}
     meta = g.metadata
-    src = Source(onnx.load(FIXTURES / f"{name}.onnx"))
-    out = next(iter(meta["onnx_outputs"]))
-    return source_outputs(src, meta, feeds, 200, chunk=1 if meta["onnx_states"] else 0)[out], feeds
+    src = OnnxRunner(onnx.load(FIXTURES / f"{name}.onnx"))
+    out = next(iter(meta["source_outputs"]))
+    chunk = 1 if meta["source_states"] else 0
+    return source_outputs(src, meta, feeds, 200, chunk=chunk)[out], feeds
 
 
 def test_verify_reports_failure_above_tolerance():
