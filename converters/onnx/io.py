@@ -6,7 +6,8 @@ this order of preference, from
 1. the caller (``axes={"x": "BTF"}`` / ``--axes x=BTF``: ``T`` time, ``B``
    batch, any other letter a frame axis);
 2. the names of symbolic dims (``time``, ``seq_len``, ``frames`` ... /
-   ``batch``, ``N`` ...);
+   ``batch``, ``N`` ...); with only time named, a fixed leading axis of size 1
+   in front of it is the batch axis (an export with batch fixed at 1);
 3. the first op the input feeds (through Transpose and the ops the op table
    marks ``pass_through``: elementwise ops, MatMul, Softmax ...): an
    LSTM/GRU/RNN fixes time and batch by its ``layout``; a Conv has batch at 0
@@ -95,9 +96,12 @@ def _infer(name: str, dims: tuple, cons: dict, table: OpTable) -> InputSpec:
     named_b = [i for i, d in enumerate(dims) if isinstance(d, str) and BATCH_DIM.search(d)]
     found = _trace(name, list(range(len(dims))), dims, cons, table)
     if len(named_t) == 1:
-        b = named_b[0] if len(named_b) == 1 else (found[1] if found and found[0] == named_t[0]
+        t, how = named_t[0], f"dim named {dims[named_t[0]]!r}"
+        b = named_b[0] if len(named_b) == 1 else (found[1] if found and found[0] == t
                                                     else None)
-        return InputSpec(name, dims, named_t[0], b, f"dim named {dims[named_t[0]]!r}")
+        if b is None and t > 0 and dims[0] == 1:  # export with batch fixed at 1
+            b, how = 0, how + "; fixed leading 1 taken as batch"
+        return InputSpec(name, dims, t, b, how)
     if found is not None:
         t, b, how = found
         if b is None and len(named_b) == 1:
