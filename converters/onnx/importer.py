@@ -191,31 +191,77 @@ def _seed_inputs(ctx: Context, specs: list[InputSpec]) -> list[Value]:
 
 def _convert_nodes(ctx: Context, model: onnx.ModelProto, dynamic: set[str],
                    table: OpTable) -> list[Problem]:
+    """Convert every dynamic node; return every refusal.
+
+    The outputs of a refused node get stand-ins (:func:`_stand_in`) where their time
+    axis is clear, so that the nodes after it are still checked and listed too (a
+    mean over time after a refused bidirectional GRU); everything computed from a
+    refused node is *poisoned*: never an output or a state of the graph.
+    """
     problems, poisoned = [], set()
     for k, node in enumerate(model.graph.node):
         if not any(o in dynamic for o in node.output):
             continue
         name = node.name or f"{node.op_type}_{k}"
-        if any(i in poisoned for i in node_inputs(node)):
+        tainted = [i for i in node_inputs(node) if i in poisoned]
+        if tainted:
             poisoned.update(node.output)
-            continue
-        spec = table.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        ctx.node_name = name
-        try:
-            if spec is None:
-                raise Refuse(HINTS.get(node.op_type, "no converter for this op"))
-            spec.convert(ctx, node)
-            for o in node.output:
-                if o in dynamic and o in ctx.used and o not in ctx.metas:
-                    raise Refuse(f"internal error: output {o!r} was not converted")
-                if o in ctx.metas and ctx.metas[o].shape != ctx.probe_shape(o):
-                    raise Refuse(f"internal error: output {o!r} tracked as "
-                                 f"{ctx.metas[o].shape}, but it is {ctx.probe_shape(o)}")
-        except Refuse as r:
-            problems.append(Problem(node.op_type, name, str(r)))
+            if not all(ctx.is_dyn(i) for i in tainted):
+                continue
+        why = _convert_node(ctx, node, name, dynamic, table)
+        if why and not (tainted and why.startswith("internal error")):
+            problems.append(Problem(node.op_type, name, why))
+        if why:
             poisoned.update(node.output)
+            _stand_in(ctx, node, name)
     ctx.poisoned = poisoned
     return problems
+
+
+def _convert_node(ctx: Context, node: onnx.NodeProto, name: str, dynamic: set[str],
+                  table: OpTable) -> str:
+    """Convert one node; the reason it is refused, or ''."""
+    spec = table.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+    ctx.node_name = name
+    try:
+        if spec is None:
+            raise Refuse(HINTS.get(node.op_type, "no converter for this op"))
+        spec.convert(ctx, node)
+        for o in node.output:
+            if o in dynamic and o in ctx.used and o not in ctx.metas:
+                raise Refuse(f"internal error: output {o!r} was not converted")
+            if o in ctx.metas and ctx.metas[o].shape != ctx.probe_shape(o):
+                raise Refuse(f"internal error: output {o!r} tracked as "
+                             f"{ctx.metas[o].shape}, but it is {ctx.probe_shape(o)}")
+    except Refuse as r:
+        return str(r)
+    return ""
+
+
+def _stand_in(ctx: Context, node: onnx.NodeProto, name: str) -> None:
+    """Metas for the outputs of a refused node, only to check the nodes after it.
+
+    An output gets one when its time axis is clear: exactly one axis whose length
+    follows the time axis of the node's first timed input across the probes.
+    Batch is unknown (None); the IR value has no producer (the graph is never built).
+    """
+    for o in node.output:
+        ctx.metas.pop(o, None)
+    timed = [i for i in node.input if ctx.is_dyn(i) and ctx.metas[i].time is not None]
+    if not timed or len(ctx.probes) < 2:
+        return
+    ref = ctx.metas[timed[0]]
+    lengths = [ctx.probe_shape(timed[0], p)[ref.time] for p in range(len(ctx.probes))]
+    for o in node.output:
+        if not o or o not in ctx.probes[0]:
+            continue
+        shapes = [ctx.probe_shape(o, p) for p in range(len(ctx.probes))]
+        axes = [a for a in range(len(shapes[0])) if [s[a] for s in shapes] == lengths]
+        if len(axes) == 1:
+            d = ref.with_(value=None, shape=shapes[0], time=axes[0], batch=None, prov=None,
+                          reduced=False, tpad=(0, 0))
+            value = ctx.declare(ctx.fresh(f"{name}:refused:{o}"), d.frame)
+            ctx.set(o, d.with_(value=value.name))
 
 
 def _outputs(ctx: Context, model: onnx.ModelProto, specs, problems) -> tuple[list, dict]:
