@@ -1,10 +1,11 @@
-"""The importer's working state: what each ONNX tensor is per frame, and IR emission.
+"""The importer's working state: what each ONNX tensor is per frame.
 
 A *dynamic* ONNX tensor (one that depends on input data) is described by a
 :class:`Dyn`: the IR value holding one frame of it, its full ONNX shape at the
 first probe (batch 1), and which ONNX axes are time and batch.  The frame shape
 is the ONNX shape without those two axes.  Static tensors are not described:
-their values come from the probe runs.
+their values come from the probe runs.  :class:`Context` reads both and emits
+IR through the format-independent :class:`~..emit.Emitter` it extends.
 """
 
 from __future__ import annotations
