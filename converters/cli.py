@@ -41,7 +41,8 @@ def _metadata(args: argparse.Namespace) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="source model (.onnx)")
+    parser.add_argument("model", help="source model (.onnx; the format is found by suffix "
+                                      "or by the file's first bytes)")
     parser.add_argument("-o", "--output", help="the .ern file to write (default: the model's "
                                                "name with .ern)")
     parser.add_argument("--verify", action="store_true",
