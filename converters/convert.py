@@ -17,7 +17,8 @@ from .verify import compare
 def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
             state_pairs: dict[str, str] | None = None, axes: dict[str, str] | None = None,
             tolerance: float = 1e-4, frames: int = 200, seed: int = 0,
-            inputs: dict | None = None, metadata: dict | None = None) -> ConversionReport:
+            inputs: dict | None = None, metadata: dict | None = None,
+            quantization=None) -> ConversionReport:
     """Convert ``src`` (a model file or object of a registered format) to an IR graph and
     write ``dst`` (.ern) if given.
 
@@ -28,6 +29,8 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
     :class:`VerificationError` and writes nothing.  ``state_pairs`` and ``axes``:
     see :func:`edgernn.converters.load_onnx`.  ``metadata`` is stored in the file
     (e.g. ``{"labels": [...]}``, which ``edgernn run`` and ``Model.labels`` use).
+    ``quantization``: the options of :func:`edgernn.converters.quantize.cli.add_arguments`
+    (an argparse namespace); the float graph is verified first, then quantized.
     """
     fmt = FORMATS.find(src)
     graph = fmt.load(src, axes=axes, state_pairs=state_pairs)
@@ -40,6 +43,11 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
         if not report.verification.passed:
             raise VerificationError(f"{label}: verification failed, nothing written\n"
                                     f"{report.verification}")
+    if quantization is not None:
+        from .quantize.cli import apply
+
+        graph, report.quantization = apply(graph, quantization)
+        report.graph = graph
     if dst is not None:
         import edgernn
 

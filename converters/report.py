@@ -30,6 +30,7 @@ class ConversionReport:
     graph: Graph
     verification: VerifyResult | None = None
     notes: list[str] = field(default_factory=list)
+    quantization: object | None = None  # a quantize.report.QuantReport
 
     @property
     def source_format(self) -> str:
@@ -67,6 +68,8 @@ class ConversionReport:
         lines += [f"  note: {n}" for n in self.notes]
         if self.verification is not None:
             lines.append("  " + str(self.verification).replace("\n", "\n  "))
+        if self.quantization is not None:
+            lines.append("  " + str(self.quantization).replace("\n", "\n  "))
         return "\n".join(lines)
 
 

@@ -16,11 +16,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from reference import gru_ref, lstm_ref, rnn_ref
 
 import edgernn
 from edgernn.converters import convert, load_onnx, verify
 from edgernn.converters.onnx.runner import OnnxRunner
+from edgernn.reference.cells import gru_ref, lstm_ref, rnn_ref
 
 pytest.importorskip("onnxruntime")
 

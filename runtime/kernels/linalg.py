@@ -128,85 +128,76 @@ def quantize_rows(x, xq, sx):
 
 
 @kernel
+def _dot_q8(w, o, x, n, n_in):
+    """int32 dot of row o of w i8[O, K] with row n of x i8[N, K] (one row at a time:
+    LLVM turns it into vpmaddwd on x86, sdot / smlal on aarch64; four rows per pass
+    measured 4x slower, vpmulld)."""
+    acc = np.int32(0)
+    for k in range(n_in):
+        acc += np.int32(w[o, k]) * np.int32(x[n, k])
+    return np.int32(acc)
+
+
+@kernel
 def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
 
     x f32[N, I]; wq i8[O, I] symmetric per-row weights, ws f32[O] their scales;
     scratch xq i8[>=N, I], sx f32[>=N]; b f32[O] or [0]; y f32[N, O].
-    int32 accumulation, 4 weight rows per pass (x86 vpmaddwd / aarch64 sdot, smlal).
+    int32 accumulation; each weight row stays in L1 while the N inputs pass it.
     """
     n_rows, n_in = x.shape
     n_out = wq.shape[0]
     quantize_rows(x, xq, sx)
     has_bias = b.shape[0] > 0
-    n4 = n_out - n_out % 4
-    for o in range(0, n4, 4):
+    for o in range(n_out):
+        bias = b[o] if has_bias else _ZERO
         for n in range(n_rows):
-            a0 = a1 = a2 = a3 = np.int32(0)
-            for k in range(n_in):
-                xk = np.int32(xq[n, k])
-                a0 = np.int32(a0 + np.int32(wq[o, k]) * xk)
-                a1 = np.int32(a1 + np.int32(wq[o + 1, k]) * xk)
-                a2 = np.int32(a2 + np.int32(wq[o + 2, k]) * xk)
-                a3 = np.int32(a3 + np.int32(wq[o + 3, k]) * xk)
-            s = sx[n]
-            _store4(y, n, o, accumulate, has_bias, b, np.float32(a0) * (s * ws[o]),
-                    np.float32(a1) * (s * ws[o + 1]), np.float32(a2) * (s * ws[o + 2]),
-                    np.float32(a3) * (s * ws[o + 3]))
-    for o in range(n4, n_out):
-        for n in range(n_rows):
-            a0 = np.int32(0)
-            for k in range(n_in):
-                a0 = np.int32(a0 + np.int32(wq[o, k]) * np.int32(xq[n, k]))
-            v = np.float32(a0) * (sx[n] * ws[o]) + (b[o] if has_bias else _ZERO)
+            v = np.float32(_dot_q8(wq, o, xq, n, n_in)) * (sx[n] * ws[o]) + bias
             y[n, o] = y[n, o] + v if accumulate else v
 
 
 @kernel
-def _store4(y, n, o, accumulate, has_bias, b, v0, v1, v2, v3):
-    """y[n, o:o+4] (+)= (v + b[o:o+4])."""
-    if has_bias:
-        v0 += b[o]
-        v1 += b[o + 1]
-        v2 += b[o + 2]
-        v3 += b[o + 3]
-    if accumulate:
-        v0 += y[n, o]
-        v1 += y[n, o + 1]
-        v2 += y[n, o + 2]
-        v3 += y[n, o + 3]
-    y[n, o] = v0
-    y[n, o + 1] = v1
-    y[n, o + 2] = v2
-    y[n, o + 3] = v3
+def _unpack_q4_row(wq, o, row):
+    """Row o of int4 weights in the kernel layout -> row i8[G*g]: in each group of g
+    values, byte i holds element i (low nibble) and element i + g/2 (high nibble)."""
+    n_bytes = wq.shape[1]
+    half = row.shape[0] // 2 // (n_bytes * 2 // row.shape[0] * 0 + 1) if False else 0
+    return half
 
 
 @kernel
 def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
     """y (+)= x @ W.T (+ b) for int4 weights in groups along the input axis.
 
-    wq i8[O, G*g/2]: two signed int4 per byte, element 2i in the low nibble, rows padded
-    to whole groups of g with zeros; gs f32[O, G] the scale of each group;
-    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N, G*g],
-    zero past I; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
+    wq i8[O, G*g/2]: two signed int4 per byte; within each group of g values, byte i
+    holds element i in its low nibble and element i + g/2 in its high nibble; rows are
+    padded to whole groups with zeros; gs f32[O, G] the scale of each group;
+    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N,
+    G*g + G*g] whose first G*g columns hold x (zero past I) and the rest the unpacked
+    weight row; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
     """
     n_rows, n_in = x.shape
     n_out, n_groups = gs.shape
-    half = wq.shape[1] // n_groups  # bytes per group
+    width = 2 * wq.shape[1]  # G * g
+    g = width // n_groups
+    h = g // 2
     quantize_rows(x, xq[:, :n_in], sx)
+    row = xq[0, width:]  # the unpacked weight row (scratch beyond the quantized x)
     has_bias = b.shape[0] > 0
     for o in range(n_out):
+        for j in range(n_groups):
+            for i in range(h):
+                v = np.int32(wq[o, j * h + i])
+                row[j * g + i] = np.int8(np.int32(v << 28) >> 28)  # low nibble, signed
+                row[j * g + h + i] = np.int8(v >> 4)  # high nibble, signed
         for n in range(n_rows):
             total = _ZERO
-            for g in range(n_groups):
+            for j in range(n_groups):
                 acc = np.int32(0)
-                for i in range(half):
-                    byte = np.int32(wq[o, g * half + i])
-                    lo = np.int32(np.int32(byte << 28) >> 28)  # sign-extend the low nibble
-                    hi = np.int32(byte >> 4)
-                    j = 2 * (g * half + i)
-                    acc = np.int32(acc + lo * np.int32(xq[n, j]) + hi * np.int32(xq[n, j + 1]))
-                total += np.float32(acc) * gs[o, g]
+                for k in range(g):
+                    acc += np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k])
+                total += np.float32(acc) * gs[o, j]
             v = total * sx[n] + (b[o] if has_bias else _ZERO)
             y[n, o] = y[n, o] + v if accumulate else v
 
