@@ -9,7 +9,8 @@ once per plan and shared by every stream:
 * ``"raw"``: the stored array itself;
 * ``"q8rows"``: ``(wq i8[O, K], ws f32[O])``, symmetric int8 rows (dynamic-range int8);
 * ``"q4groups"``: ``(wq i8[O, G*g/2], gs f32[O, G])``, int4 groups of ``g`` along the
-  last axis, rows padded to whole groups, two values per byte (low nibble first).
+  last axis, rows padded to whole groups; within a group byte i holds element i (low
+  nibble) and element i + g/2 (high nibble), so unpacking writes contiguous halves.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def q4_groups(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
     n_groups = -(-cols // group)
     q = np.zeros((rows, n_groups * group), np.int8)
     q[:, :cols] = unpack_int4(t.data, t.size).reshape(rows, cols)
-    nib = (q.astype(np.uint8) & 0x0F).reshape(rows, -1, 2)
-    packed = (nib[..., 0] | (nib[..., 1] << 4)).astype(np.uint8).view(np.int8)
+    nib = (q.astype(np.uint8) & 0x0F).reshape(rows, n_groups, 2, group // 2)
+    packed = (nib[:, :, 0] | (nib[:, :, 1] << 4)).astype(np.uint8).view(np.int8)
+    packed = packed.reshape(rows, -1)
     scale = np.broadcast_to(np.asarray(t.scale, np.float32).reshape(rows, -1), (rows, n_groups))
     return aligned(packed), np.ascontiguousarray(scale, np.float32)
 

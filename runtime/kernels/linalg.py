@@ -128,17 +128,6 @@ def quantize_rows(x, xq, sx):
 
 
 @kernel
-def _dot_q8(w, o, x, n, n_in):
-    """int32 dot of row o of w i8[O, K] with row n of x i8[N, K] (one row at a time:
-    LLVM turns it into vpmaddwd on x86, sdot / smlal on aarch64; four rows per pass
-    measured 4x slower, vpmulld)."""
-    acc = np.int32(0)
-    for k in range(n_in):
-        acc += np.int32(w[o, k]) * np.int32(x[n, k])
-    return np.int32(acc)
-
-
-@kernel
 def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
 
@@ -153,7 +142,12 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     for o in range(n_out):
         bias = b[o] if has_bias else _ZERO
         for n in range(n_rows):
-            v = np.float32(_dot_q8(wq, o, xq, n, n_in)) * (sx[n] * ws[o]) + bias
+            # one row at a time, truncated to int32 each step: vpmaddwd on x86, sdot/smlal
+            # on aarch64 (4 rows per pass gave vpmulld, 4x slower; an int64 sum, 5x)
+            acc = np.int32(0)
+            for k in range(n_in):
+                acc = np.int32(acc + np.int32(wq[o, k]) * np.int32(xq[n, k]))
+            v = np.float32(acc) * (sx[n] * ws[o]) + bias
             y[n, o] = y[n, o] + v if accumulate else v
 
 
@@ -196,7 +190,7 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
             for j in range(n_groups):
                 acc = np.int32(0)
                 for k in range(g):
-                    acc += np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k])
+                    acc = np.int32(acc + np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k]))
                 total += np.float32(acc) * gs[o, j]
             v = total * sx[n] + (b[o] if has_bias else _ZERO)
             y[n, o] = y[n, o] + v if accumulate else v
@@ -205,7 +199,7 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 # --- packed weights: one call for every storage type --------------------------------------
 # A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
 # (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
-# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, Kp], sx f32[N])  for int4 groups (Kp = G * group),
+# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, 2 Kp], sx f32[N])  for int4 groups (Kp = G * group),
 # where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
 # The recurrent kernels take packed weights, so one kernel source serves every precision;
 # numba compiles a specialization per pack type.
