@@ -22,6 +22,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
+
 from ..errors import ConversionError
 from .tensors import Quantization, TensorInfo, read_tensor
 
@@ -107,19 +109,38 @@ def _check_header(data: bytes, where: str) -> None:
                               f"of its {len(data)} bytes); copy or export the model again")
 
 
+def _length(obj: Any, name: str, file: bytes) -> int:
+    """Length of a vector of tables, checked against the file size (corrupt counts)."""
+    n = int(getattr(obj, name + "Length")())
+    if n * 4 > len(file):
+        raise ConversionError(f"the file claims {n} {name} in {len(file)} bytes: it is corrupt")
+    return n
+
+
 def _ints(obj: Any, name: str) -> tuple[int, ...]:
     if getattr(obj, name + "Length")() == 0:
         return ()
     return tuple(int(i) for i in getattr(obj, name + "AsNumpy")())
 
 
-def _opcodes(tfl: Any, model: Any) -> list[tuple[str, int, str | None, int]]:
+def _raw_builtin_code(oc: Any) -> int:
+    """The stored int32 ``builtin_code`` (0 if absent).
+
+    The ``tflite`` package patches ``OperatorCode.BuiltinCode()`` to return the deprecated
+    code below 127, which hides what the file holds; read the field (vtable slot 10) itself.
+    """
+    tab = oc._tab
+    o = tab.Offset(10)
+    return int(tab.Get(flatbuffers.number_types.Int32Flags, o + tab.Pos)) if o else 0
+
+
+def _opcodes(tfl: Any, model: Any, file: bytes) -> list[tuple[str, int, str | None, int]]:
     """(name, builtin code, custom code, version) per entry of the operator-code table."""
     names = {v: k for k, v in vars(tfl.BuiltinOperator).items() if not k.startswith("_")}
     out = []
-    for i in range(model.OperatorCodesLength()):
+    for i in range(_length(model, "OperatorCodes", file)):
         oc = model.OperatorCodes(i)
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
+        code = max(_raw_builtin_code(oc), int(oc.DeprecatedBuiltinCode()))
         custom = oc.CustomCode()
         out.append((names.get(code, f"BUILTIN_{code}"), code,
                     custom.decode("utf-8", "replace") if custom is not None else None,
@@ -162,22 +183,25 @@ def _check_indices(sg: Subgraph, where: str) -> None:
 
 def _subgraph(model: Any, j: int, opcodes: list, file: bytes, where: str) -> Subgraph:
     g = model.Subgraphs(j)
-    tensors = [read_tensor(model, g.Tensors(i), i, file) for i in range(g.TensorsLength())]
-    ops = [_operator(g.Operators(i), i, opcodes, file) for i in range(g.OperatorsLength())]
+    tensors = [read_tensor(model, g.Tensors(i), i, file)
+               for i in range(_length(g, "Tensors", file))]
+    ops = [_operator(g.Operators(i), i, opcodes, file)
+           for i in range(_length(g, "Operators", file))]
     name = (g.Name() or b"").decode("utf-8", "replace")
     sg = Subgraph(name, tensors, ops, _ints(g, "Inputs"), _ints(g, "Outputs"))
     _check_indices(sg, where)
     return sg
 
 
-def _signatures(model: Any) -> list[SignatureDef]:
+def _signatures(model: Any, file: bytes) -> list[SignatureDef]:
     def tmap(sd: Any, kind: str) -> dict[str, int]:
         return {getattr(sd, kind)(i).Name().decode(): int(getattr(sd, kind)(i).TensorIndex())
                 for i in range(getattr(sd, kind + "Length")())}
 
     return [SignatureDef((sd.SignatureKey() or b"").decode(), int(sd.SubgraphIndex()),
                          tmap(sd, "Inputs"), tmap(sd, "Outputs"))
-            for sd in (model.SignatureDefs(i) for i in range(model.SignatureDefsLength()))]
+            for sd in (model.SignatureDefs(i)
+                       for i in range(_length(model, "SignatureDefs", file)))]
 
 
 def _parse(tfl: Any, data: bytes, where: str) -> TFLModel:
@@ -188,18 +212,18 @@ def _parse(tfl: Any, data: bytes, where: str) -> TFLModel:
     if version != SCHEMA_VERSION:
         raise ConversionError(f"{where}: TFLite schema version {version}; edgernn reads version "
                               f"{SCHEMA_VERSION}: re-convert with a current TensorFlow")
-    if model.SubgraphsLength() == 0:
+    if _length(model, "Subgraphs", data) == 0:
         raise ConversionError(f"{where}: the TFLite model has no subgraph; export it again")
-    opcodes = _opcodes(tfl, model)
+    opcodes = _opcodes(tfl, model, data)
     subgraphs = [_subgraph(model, j, opcodes, data, where)
-                 for j in range(model.SubgraphsLength())]
+                 for j in range(_length(model, "Subgraphs", data))]
     metadata = {}
-    for i in range(model.MetadataLength()):
+    for i in range(_length(model, "Metadata", data)):
         md = model.Metadata(i)
         metadata[(md.Name() or b"").decode("utf-8", "replace")] = (
             buffer_bytes(model, int(md.Buffer()), data) or b"")
     description = (model.Description() or b"").decode("utf-8", "replace")
-    return TFLModel(version, subgraphs, description, metadata, _signatures(model))
+    return TFLModel(version, subgraphs, description, metadata, _signatures(model, data))
 
 
 def read_tflite(src: str | PathLike | bytes | bytearray | memoryview) -> TFLModel:
@@ -219,4 +243,5 @@ def read_tflite(src: str | PathLike | bytes | bytearray | memoryview) -> TFLMode
     except (IndexError, struct.error, ValueError, TypeError, UnicodeDecodeError,
             OverflowError, AttributeError, MemoryError) as e:
         raise ConversionError(f"{where}: the TFLite file is truncated or corrupt "
-                              f"({type(e).__name__}: {e}); export or copy the model again") from None
+                              f"({type(e).__name__}: {e}); export or copy the model again"
+                              ) from None
