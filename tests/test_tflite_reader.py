@@ -341,3 +341,11 @@ def test_real_wakeword_models_match_interpreter(tmp_path):
         check_tensors(model, it)
         assert check_constants(model, it) > 0, name
         check_operators(model, it)
+
+
+def test_missing_tflite_package_is_a_conversion_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tflite", None)
+    with pytest.raises(ConversionError, match=r"pip install 'edgernn\[convert\]'"):
+        read_tflite(_fixture("seq_rnn_f32"))

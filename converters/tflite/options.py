@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 import numpy as np
-import tflite
 
 _TENSOR_TYPE_FIELDS = ("out_type", "output_type", "in_data_type", "out_data_type",
                        "idx_out_type", "key_dtype", "value_dtype", "quantized_bias_type")
@@ -39,10 +38,16 @@ ENUM_FIELDS: dict[str, str] = {
 _SKIP_SUFFIXES = ("AsNumpy", "Length", "IsNone", "BufferHasIdentifier")
 
 
+def _tflite():
+    import tflite  # imported lazily: reader.read_tflite explains a missing package
+
+    return tflite
+
+
 @functools.cache
 def enum_names(enum_class: str) -> dict[int, str]:
     """value -> name for one schema enum (``tflite.<enum_class>``); {} if unknown."""
-    cls = getattr(tflite, enum_class, None)
+    cls = getattr(_tflite(), enum_class, None)
     if cls is None:
         return {}
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
@@ -106,7 +111,7 @@ def _union_to_dict(union_enum: str, type_code: int, table: Any) -> dict[str, Any
     if type_code == 0 or table is None:
         return None
     name = enum_names(union_enum).get(type_code)
-    cls = getattr(tflite, name, None) if name else None
+    cls = getattr(_tflite(), name, None) if name else None
     if cls is None:
         return {"unparsed_options_type": type_code}
     obj = cls()
