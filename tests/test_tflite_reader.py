@@ -275,6 +275,58 @@ def _summary(model) -> list:
         for sg in model.subgraphs for op in sg.operators]
 
 
+@pytest.mark.parametrize("name", ["seq_rnn_f32", "lstm_cifg_f32"])
+def test_every_truncation_raises_or_reads_the_same(name):
+    raw = _fixture(name).read_bytes()
+    full = _summary(read_tflite(raw))
+    for cut in range(len(raw)):
+        try:
+            got = _summary(read_tflite(raw[:cut]))
+        except ConversionError:
+            continue
+        assert got == full, f"cut at {cut} read a different model"
+
+
+def _custom_op_model() -> bytes:
+    """One CUSTOM op; OperatorCodeT.Pack writes its custom_code string first, so the
+    string sits at the very end of the file, where a truncation cuts it."""
+    import flatbuffers
+
+    sch = _schema()
+    code = sch.OperatorCodeT()
+    code.deprecatedBuiltinCode = code.builtinCode = sch.BuiltinOperator.CUSTOM
+    code.customCode = "EdgeRnnTestCustomOperatorWithALongName"
+    tensors = []
+    for name in ("x", "y"):
+        t = sch.TensorT()
+        t.name, t.shape, t.type = name, [1, 4], sch.TensorType.FLOAT32
+        tensors.append(t)
+    op = sch.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs, op.customOptions = 0, [0], [1], [1, 2, 3]
+    sg = sch.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.operators, sg.name = tensors, [0], [1], [op], "main"
+    model = sch.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [sg]
+    model.buffers = [sch.BufferT()]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_custom_op_and_truncated_strings():
+    raw = _custom_op_model()
+    op = read_tflite(raw).subgraphs[0].operators[0]
+    assert (op.opcode, op.custom_code, op.custom_options) == (
+        "CUSTOM", "EdgeRnnTestCustomOperatorWithALongName", bytes([1, 2, 3]))
+    assert b"ALongName" in raw[-48:]
+    for cut in range(len(raw) - 48, len(raw)):
+        try:
+            got = read_tflite(raw[:cut]).subgraphs[0].operators[0].custom_code
+        except ConversionError:
+            continue
+        assert got == op.custom_code, f"cut at {cut} read custom_code {got!r}"
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_truncations_and_flips_raise_only_conversion_error(data):

@@ -97,6 +97,16 @@ def _load_bytes(src: str | PathLike | bytes | bytearray | memoryview) -> tuple[b
                               "check the path to the .tflite file") from e
 
 
+class _StrictBytes(bytes):
+    """bytes whose slices fail past the end: flatbuffers reads strings by slicing, and a
+    plain slice of a truncated file would silently return a shorter name."""
+
+    def __getitem__(self, key):
+        if isinstance(key, slice) and ((key.stop or 0) > len(self) or (key.start or 0) < 0):
+            raise IndexError(f"read of bytes {key.start}:{key.stop} past the end of the file")
+        return super().__getitem__(key)
+
+
 def _check_header(data: bytes, where: str) -> None:
     if len(data) < 8:
         raise ConversionError(f"{where}: {len(data)} bytes is too short to be a TFLite model; "
@@ -236,7 +246,7 @@ def read_tflite(src: str | PathLike | bytes | bytearray | memoryview) -> TFLMode
     _check_header(data, where)
     tfl = _tflite()
     try:
-        return _parse(tfl, data, where)
+        return _parse(tfl, _StrictBytes(data), where)
     except ConversionError as e:
         msg = str(e)
         raise ConversionError(msg if msg.startswith(where) else f"{where}: {msg}") from None
