@@ -401,3 +401,29 @@ def test_missing_tflite_package_is_a_conversion_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "tflite", None)
     with pytest.raises(ConversionError, match=r"pip install 'edgernn\[convert\]'"):
         read_tflite(_fixture("seq_rnn_f32"))
+
+
+def test_every_options_table_of_the_schema_decodes_by_reflection():
+    """An empty table of each options type gives every field's default; enum fields by name."""
+    import flatbuffers
+    import tflite
+
+    from edgernn.converters.tflite.options import ENUM_FIELDS, enum_names, table_to_dict
+
+    b = flatbuffers.Builder(16)
+    b.StartObject(0)
+    b.Finish(b.EndObject())
+    empty = bytes(b.Output())
+    names = {*enum_names("BuiltinOptions").values(), *enum_names("BuiltinOptions2").values()}
+    decoded = 0
+    for name in sorted(names - {"NONE"}):
+        d = table_to_dict(getattr(tflite, name).GetRootAs(empty, 0))
+        for field, value in d.items():
+            if field in ENUM_FIELDS and not isinstance(value, list):
+                assert isinstance(value, str), (name, field, value)
+        decoded += 1
+    assert decoded >= 140
+    lstm = table_to_dict(tflite.UnidirectionalSequenceLSTMOptions.GetRootAs(empty, 0))
+    assert lstm == {"fused_activation_function": "NONE", "cell_clip": 0.0, "proj_clip": 0.0,
+                    "time_major": False, "asymmetric_quantize_inputs": False,
+                    "diagonal_recurrent_tensors": False}
