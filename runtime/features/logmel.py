@@ -66,7 +66,7 @@ class LogMel(FrontEnd):
         n_bins = max(int(self._limits[:, 1].max()), 1)
         self._mel_w = np.ascontiguousarray(weights[:, :n_bins], np.float64)
         self._tables = SpectrumTables(s["n_fft"], s["win_length"], n_bins)
-        self._window = mel.window(s["window"], s["win_length"]).astype(np.float32)
+        self._window = mel.window(s["window"], s["win_length"])
         self._log = (LOG_MODES[s["log"]], s["log_offset"], s["amin"],
                      10.0 if s["power"] == 2 else 20.0)
         self._dct = np.zeros((0, s["n_mels"]))
@@ -74,7 +74,7 @@ class LogMel(FrontEnd):
 
     def _new_state(self) -> tuple:
         buf, st = self._framing.new_state(np.float32)
-        scratch = (np.zeros(self._framing.win, np.float32), self._tables.scratch(),
+        scratch = (np.zeros(self._framing.win), self._tables.scratch(),
                    np.zeros(self._mel_w.shape[0]))
         return buf, st, scratch
 
@@ -108,7 +108,7 @@ def melspec_run(x, buf, st, hop, window, frame, bitrev, tw, post, dft, work, pow
                 mel_w, limits, melv, log_mode, log_offset, amin, db_mul, dct, out):
     """Consume x f32[n] into the frame buffer; each complete frame -> one row of out.
 
-    window/frame/buf f32[win]; mel_w f64[n_mels, n_bins]; limits int64[n_mels, 2];
+    buf f32[win]; window, frame f64[win]; mel_w f64[n_mels, n_bins]; limits int64[n_mels, 2];
     melv f64[n_mels]; dct f64[n_out, n_mels] (0 rows: out holds the log-mel itself);
     out f32[T, n_out or n_mels].  FFT tables and work as in ``power_spectrum``.
     """
@@ -120,7 +120,7 @@ def melspec_run(x, buf, st, hop, window, frame, bitrev, tw, post, dft, work, pow
         if st[0] < win:
             break
         for i in range(win):
-            frame[i] = buf[i] * window[i]
+            frame[i] = np.float64(buf[i]) * window[i]
         next_frame(buf, st, hop)
         power_spectrum(frame, bitrev, tw, post, dft, work, power_exp)
         _mel_log(work[2], mel_w, limits, melv, log_mode, log_offset, amin, db_mul)
