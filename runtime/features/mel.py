@@ -11,9 +11,9 @@ import numpy as np
 
 
 def window(name: str, length: int) -> np.ndarray:
-    """Periodic (DFT-even) window f64[length]: ``"hann"``, ``"hamming"`` or ``"ones"``."""
+    """Periodic (DFT-even) window f64[length]: ``"hann"``, ``"hamming"`` or ``"boxcar"``."""
     n = np.arange(length)
-    if name == "ones":
+    if name == "boxcar":
         return np.ones(length)
     a = 0.5 if name == "hann" else 0.54
     return a - (1 - a) * np.cos(2 * np.pi * n / length)
