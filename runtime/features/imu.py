@@ -52,6 +52,7 @@ class Imu(FrontEnd):
             raise FrontEndError(f"front end 'imu': every 'std' must be > 0; got {std}")
         self._sample_rate, self._hop, self._delay = s["sample_rate"], 1, 0
         self._n_features = len(mean)
+        self._kernel, self._consts = normalize, (self._mean, self._std)
 
     def _new_state(self) -> tuple:
         return ()
@@ -59,12 +60,9 @@ class Imu(FrontEnd):
     def _count(self, n: int, state: tuple) -> int:
         return n
 
-    def _run(self, x: np.ndarray, state: tuple, out: np.ndarray) -> None:
-        normalize(x, self._mean, self._std, out)
-
 
 @kernel
-def normalize(x, mean, std, out):
+def normalize(x, out, mean, std):
     """out[t, c] = (x[t, c] - mean[c]) / std[c]; x, out f32[n, C]; mean, std f32[C]."""
     for t in range(x.shape[0]):
         for c in range(x.shape[1]):

@@ -66,29 +66,26 @@ class LogMel(FrontEnd):
         n_bins = max(int(self._limits[:, 1].max()), 1)
         self._mel_w = np.ascontiguousarray(weights[:, :n_bins], np.float64)
         self._tables = SpectrumTables(s["n_fft"], s["win_length"], n_bins)
-        self._window = mel.window(s["window"], s["win_length"])
-        self._log = (LOG_MODES[s["log"]], s["log_offset"], s["amin"],
-                     10.0 if s["power"] == 2 else 20.0)
-        self._dct = np.zeros((0, s["n_mels"]))
-        self._n_features = s["n_mels"]
+        power = s["power"]
+        self._dct = self._cepstrum(s)
+        self._n_features = self._dct.shape[0] or s["n_mels"]
+        t = self._tables
+        self._kernel = melspec_run
+        self._consts = (self._hop, mel.window(s["window"], s["win_length"]), t.bitrev, t.tw,
+                        t.post, t.dft, power, self._mel_w, self._limits, LOG_MODES[s["log"]],
+                        s["log_offset"], s["amin"], 10.0 if power == 2 else 20.0, self._dct)
+
+    def _cepstrum(self, s: dict[str, Any]) -> np.ndarray:
+        """The DCT applied to the log-mel: none (0 rows) for plain log-mel."""
+        return np.zeros((0, s["n_mels"]))
 
     def _new_state(self) -> tuple:
         buf, st = self._framing.new_state(np.float32)
-        scratch = (np.zeros(self._framing.win), self._tables.scratch(),
-                   np.zeros(self._mel_w.shape[0]))
-        return buf, st, scratch
+        return (buf, st, np.zeros(self._framing.win), self._tables.scratch(),
+                np.zeros(self._mel_w.shape[0]))
 
     def _count(self, n: int, state: tuple) -> int:
         return self._framing.count(n, state[1])
-
-    def _run(self, x: np.ndarray, state: tuple, out: np.ndarray) -> None:
-        buf, st, (frame, work, melv) = state
-        t = self._tables
-        mode, offset, amin, db_mul = self._log
-        melspec_run(x, buf, st, self._hop, self._window, frame, t.bitrev, t.tw, t.post, t.dft,
-                    work, self._spec["power"], self._mel_w, self._limits, melv, mode, offset,
-                    amin, db_mul, self._dct, out)
-
 
 def _check_ranges(kind: str, s: dict[str, Any]) -> None:
     nyquist = s["sample_rate"] / 2.0
@@ -104,13 +101,14 @@ def _check_ranges(kind: str, s: dict[str, Any]) -> None:
 
 
 @kernel
-def melspec_run(x, buf, st, hop, window, frame, bitrev, tw, post, dft, work, power_exp,
-                mel_w, limits, melv, log_mode, log_offset, amin, db_mul, dct, out):
+def melspec_run(x, buf, st, frame, work, melv, out, hop, window, bitrev, tw, post, dft,
+                power_exp, mel_w, limits, log_mode, log_offset, amin, db_mul, dct):
     """Consume x f32[n] into the frame buffer; each complete frame -> one row of out.
 
-    buf f32[win]; window, frame f64[win]; mel_w f64[n_mels, n_bins]; limits int64[n_mels, 2];
-    melv f64[n_mels]; dct f64[n_out, n_mels] (0 rows: out holds the log-mel itself);
-    out f32[T, n_out or n_mels].  FFT tables and work as in ``power_spectrum``.
+    State: buf f32[win], st (framing); scratch frame f64[win], work (``power_spectrum``),
+    melv f64[n_mels]; out f32[T, n_out or n_mels].  Constants: window f64[win], FFT/DFT
+    tables as in ``power_spectrum``, mel_w f64[n_mels, n_bins], limits int64[n_mels, 2],
+    dct f64[n_out, n_mels] (0 rows: out holds the log-mel itself).
     """
     pos = 0
     t = 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import mel
 from .logmel import PARAMS as LOGMEL_PARAMS
 from .logmel import LogMel
@@ -29,11 +31,9 @@ class Mfcc(LogMel):
     kind = "mfcc"
     params = PARAMS
 
-    def _configure(self, s: dict[str, Any]) -> None:
-        super()._configure(s)
+    def _cepstrum(self, s: dict[str, Any]) -> np.ndarray:
         if s["n_mfcc"] > s["n_mels"]:
             raise FrontEndError(f"front end 'mfcc': 'n_mfcc' ({s['n_mfcc']}) must be <= "
                                 f"'n_mels' ({s['n_mels']})")
-        dct = mel.dct_ortho(s["n_mfcc"], s["n_mels"])
-        self._dct = dct * mel.lifter(s["n_mfcc"], s["lifter"])[:, None]
-        self._n_features = s["n_mfcc"]
+        return mel.dct_ortho(s["n_mfcc"], s["n_mels"]) * mel.lifter(s["n_mfcc"],
+                                                                   s["lifter"])[:, None]

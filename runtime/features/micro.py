@@ -84,18 +84,23 @@ class MicroFrontEnd(FrontEnd):
                                              s["min_signal_remaining"])
         self._lut = tables.pcan_lut(s["pcan_strength"], s["pcan_offset"], s["pcan_gain_bits"],
                                     max(input_bits, 0))
-        self._ints = np.array([
+        k, fb = self._kiss, self._fb
+        ints = np.array([
             s["smoothing_bits"], int(s["pcan"]), s["pcan_gain_bits"] - correction - PCAN_SNR_BITS,
             int(s["log"]), s["log_scale_shift"], correction, self._fb["start"], self._fb["end"],
         ], np.int64)
+        self._kernel = micro_run
+        self._consts = (hop, self._coeffs, k.perm, k.stages, k.tw, k.super_tw, fb["channels"],
+                        fb["weights"], fb["unweights"], self._noise, self._lut, ops.LOG_LUT,
+                        ints, np.float32(s["output_scale"]))
 
     def _new_state(self) -> tuple:
         buf, st = self._framing.new_state(np.int16)
         nfft, c = self._kiss.nfft, self._n_features
         tmp, freq = self._kiss.scratch()
-        scratch = (np.zeros(nfft, np.int16), tmp, freq, np.zeros(nfft // 2 + 8, np.int64),
-                   np.zeros(c + 1, np.int64), np.zeros(c, np.int64))
-        return buf, st, np.zeros(c, np.int64), scratch
+        return (buf, st, np.zeros(c, np.int64), np.zeros(nfft, np.int16), tmp, freq,
+                np.zeros(nfft // 2 + 8, np.int64), np.zeros(c + 1, np.int64),
+                np.zeros(c, np.int64))
 
     def _count(self, n: int, state: tuple) -> int:
         return self._framing.count(n, state[1])
@@ -105,25 +110,18 @@ class MicroFrontEnd(FrontEnd):
             return np.ascontiguousarray(x)
         return np.clip(np.rint(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
-    def _run(self, x: np.ndarray, state: tuple, out: np.ndarray) -> None:
-        buf, st, estimate, (fft_in, tmp, freq, energy, work, signal) = state
-        k, fb = self._kiss, self._fb
-        micro_run(x, buf, st, self._hop, self._coeffs, fft_in, k.perm, k.stages, k.tw,
-                  k.super_tw, tmp, freq, energy, fb["channels"], fb["weights"], fb["unweights"],
-                  work, signal, estimate, self._noise, self._lut, ops.LOG_LUT, self._ints,
-                  np.float32(self._spec["output_scale"]), out)
-
 
 @kernel
-def micro_run(x, buf, st, hop, coeffs, fft_in, perm, stages, tw, super_tw, tmp, freq, energy,
-              channels, weights, unweights, work, signal, estimate, noise, pcan_lut, log_lut,
-              ints, output_scale, out):
+def micro_run(x, buf, st, estimate, fft_in, tmp, freq, energy, work, signal, out, hop, coeffs,
+              perm, stages, tw, super_tw, channels, weights, unweights, noise, pcan_lut, log_lut,
+              ints, output_scale):
     """Consume x int16[n]; each complete frame -> out f32[t, C] (uint16 log value * scale).
 
-    buf/coeffs int16[win]; fft_in int16[nfft]; energy int64[>= nfft/2 + 4];
-    channels int64[C+1, 3] = (first bin, first weight, width); weights/unweights int64[W];
-    work int64[C+1]; signal, estimate int64[C]; ints = (smoothing_bits, pcan, snr_shift,
-    log, scale_shift, correction_bits, first bin, end bin).
+    State: buf int16[win], st (framing), estimate int64[C] (noise); scratch fft_in
+    int16[nfft], tmp/freq (kiss_fftr), energy int64[>= nfft/2 + 4], work int64[C+1],
+    signal int64[C].  Constants: coeffs int16[win]; channels int64[C+1, 3] = (first bin,
+    first weight, width); weights/unweights int64[W]; ints = (smoothing_bits, pcan,
+    snr_shift, log, scale_shift, correction_bits, first bin, end bin).
     """
     pos = 0
     t = 0
