@@ -122,3 +122,9 @@ def test_imu_normalization_equals_numpy_float32():
     assert np.array_equal(fe.offline(raw), (raw.astype(np.float32) / 32768 - mean) / std)
     ref64 = (IMU.astype(np.float64) - spec["mean"]) / spec["std"]
     assert np.abs(fe.offline(IMU) - ref64).max() < 1e-6
+
+
+def test_warmup_compiles_every_front_end():
+    features.warmup()  # would raise on a kernel that does not compile
+    for kind, fe_type in features.TYPES.items():
+        assert fe_type.kind == kind
