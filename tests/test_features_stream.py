@@ -128,3 +128,14 @@ def test_warmup_compiles_every_front_end():
     features.warmup()  # would raise on a kernel that does not compile
     for kind, fe_type in features.TYPES.items():
         assert fe_type.kind == kind
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_read_only_and_strided_input(name):
+    fe = features.from_spec(SPECS[name])
+    for x in (_signal(fe, int16=True), _signal(fe)):
+        ro = np.frombuffer(x.tobytes(), x.dtype).reshape(x.shape)  # read-only, like wave data
+        assert not ro.flags.writeable
+        assert np.array_equal(fe.offline(ro), fe.offline(x))
+        strided = np.repeat(x, 2, axis=0)[::2]
+        assert np.array_equal(fe.offline(strided), fe.offline(x))

@@ -118,7 +118,8 @@ class FrontEnd:
             raise InputError(f"front end {self.kind!r}: samples contain NaN or Inf (or values "
                              "beyond float32 range); nothing was consumed. Clean the input "
                              "(e.g. np.nan_to_num)")
-        return self._convert(x)
+        x = self._convert(x)
+        return x if x.flags.writeable else x.copy()  # one compiled kernel type: writable
 
     def _convert(self, x: np.ndarray) -> np.ndarray:
         """Default: float32, C-contiguous; int16 scaled by 1/32768 (exact)."""
