@@ -48,7 +48,7 @@ def test_defaults_are_the_documented_ones():
     assert lm == {"type": "logmel", "sample_rate": 16000, "win_length": 400, "hop_length": 160,
                   "n_fft": 512, "window": "hann", "n_mels": 40, "fmin": 0.0, "fmax": 8000.0,
                   "mel_scale": "slaney", "mel_norm": "slaney", "power": 2, "log": "log",
-                  "log_offset": 1e-6, "amin": 1e-10}
+                  "log_offset": 1e-6, "amin": 1e-10, "top_db": None}
     mf = features.spec_of(features.from_spec({"type": "mfcc"}))
     assert (mf["n_mfcc"], mf["lifter"], mf["log"]) == (13, 0.0, "db")
     mic = features.from_spec({"type": "micro"})  # pymicro-features' configuration
@@ -104,6 +104,7 @@ BAD = [
     ({"type": "logmel", "power": 2.0}, "'power' must be one of 2, 1"),
     ({"type": "logmel", "log": "ln"}, "'log' must be one of 'log', 'db', null"),
     ({"type": "logmel", "log_offset": 0}, "'log_offset' must be a finite number > 0.0"),
+    ({"type": "logmel", "log": "db", "top_db": 80.0}, "'top_db' must be null (clipping"),
     ({"type": "logmel", "fmax": float("nan")}, "'fmax' must be a finite number"),
     ({"type": "logmel", "fmax": 9000}, "'fmax' (9000.0) must be <= sample_rate / 2"),
     ({"type": "logmel", "fmin": 4000, "fmax": 3000}, "'fmin' (4000.0) must be < 'fmax'"),

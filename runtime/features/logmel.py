@@ -21,9 +21,16 @@ from . import mel
 from .base import FrontEnd
 from .fft import SpectrumTables, power_spectrum
 from .framing import Framing, fill_frame, next_frame
-from .spec import FrontEndError, Param, choice, integer, number
+from .spec import FrontEndError, Param, choice, fail, integer, number
 
 LOG_MODES = {None: 0, "log": 1, "db": 2}
+
+
+def _no_top_db(kind: str, key: str, v: Any) -> None:
+    if v is not None:
+        raise fail(kind, key, "null (clipping at the maximum minus top_db needs the whole "
+                   "signal, which a stream never has)", v)
+    return None
 
 
 def _pow2_at_least(n: int) -> int:
@@ -45,7 +52,9 @@ PARAMS: dict[str, Param] = {
     "log": Param("log", choice("log", "db", None)),
     "log_offset": Param(1e-6, number(0.0, open_lo=True)),
     "amin": Param(lambda s: 1e-10 if s["power"] == 2 else 1e-5, number(0.0, open_lo=True)),
+    "top_db": Param(None, _no_top_db),
 }
+
 
 
 class LogMel(FrontEnd):
