@@ -56,7 +56,6 @@ PARAMS: dict[str, Param] = {
 }
 
 
-
 class LogMel(FrontEnd):
     """Log-mel filterbank energies, ``n_features = n_mels``."""
 
