@@ -56,13 +56,7 @@ class MicroFrontEnd(FrontEnd):
 
     def _configure(self, s: dict[str, Any]) -> None:
         sr = s["sample_rate"]
-        win, hop = s["window_ms"] * sr // 1000, s["step_ms"] * sr // 1000
-        if win < 2 or hop < 1:
-            raise FrontEndError(f"front end 'micro': 'window_ms' and 'step_ms' give {win} and "
-                                f"{hop} samples at {sr} Hz; need at least 2 and 1")
-        if s["upper_band_limit"] > sr / 2 or s["lower_band_limit"] >= s["upper_band_limit"]:
-            raise FrontEndError("front end 'micro': need 0 <= 'lower_band_limit' < "
-                                f"'upper_band_limit' <= sample_rate / 2 ({sr / 2})")
+        win, hop = _check_sizes(s)
         self._sample_rate, self._hop, self._n_features = sr, hop, s["num_channels"]
         self._framing = Framing(win, hop)
         self._delay = self._framing.delay
@@ -109,6 +103,19 @@ class MicroFrontEnd(FrontEnd):
         if x.dtype == np.int16:
             return np.ascontiguousarray(x)
         return np.clip(np.rint(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def _check_sizes(s: dict[str, Any]) -> tuple[int, int]:
+    """Window and hop in samples, as TFLM computes them; FrontEndError if unusable."""
+    sr = s["sample_rate"]
+    win, hop = s["window_ms"] * sr // 1000, s["step_ms"] * sr // 1000
+    if win < 2 or hop < 1:
+        raise FrontEndError(f"front end 'micro': 'window_ms' and 'step_ms' give {win} and "
+                            f"{hop} samples at {sr} Hz; need at least 2 and 1")
+    if s["upper_band_limit"] > sr / 2 or s["lower_band_limit"] >= s["upper_band_limit"]:
+        raise FrontEndError("front end 'micro': need 0 <= 'lower_band_limit' < "
+                            f"'upper_band_limit' <= sample_rate / 2 ({sr / 2})")
+    return win, hop
 
 
 @kernel

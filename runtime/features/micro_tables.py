@@ -71,48 +71,55 @@ def filterbank(num_channels: int, lower: float, upper: float, sample_rate: int,
                spectrum_size: int) -> dict[str, np.ndarray | int]:
     """FilterbankPopulateState: channel starts/widths and Q12 weights/unweights."""
     nc1 = num_channels + 1
-    lo, hi = F(lower), F(upper)
-    mel_low = freq_to_mel(lo)
-    spacing = (freq_to_mel(hi) - mel_low) / F(nc1)
+    mel_low = freq_to_mel(F(lower))
+    spacing = (freq_to_mel(F(upper)) - mel_low) / F(nc1)
     center = [mel_low + spacing * F(i + 1) for i in range(nc1)]
     hz_per_sbin = F(0.5) * F(sample_rate) / (F(spectrum_size) - F(1))
-    start_index = int(F(1.5) + lo / hz_per_sbin)
-    freq_starts, weight_starts, widths = [0] * nc1, [0] * nc1, [0] * nc1
-    actual = []  # (first bin, number of bins) per channel
-    chan_start, weight_index, needs_zeros = start_index, 0, False
-    for c in range(nc1):
-        f = chan_start
-        while freq_to_mel(F(f) * hz_per_sbin) <= center[c]:
-            f += 1
-        width = f - chan_start
-        actual.append((chan_start, width))
-        if width == 0:  # an empty channel reads 4 zero weights placed at the front
-            freq_starts[c], weight_starts[c], widths[c] = 0, 0, 4
-            if not needs_zeros:
-                needs_zeros = True
-                weight_starts[:c] = [w + 4 for w in weight_starts[:c]]
-                weight_index += 4
-        else:
-            aligned = (chan_start // 2) * 2
-            padded = ((chan_start - aligned + width - 1) // 4 + 1) * 4
-            freq_starts[c], weight_starts[c], widths[c] = aligned, weight_index, padded
-            weight_index += padded
-        chan_start = f
-    weights, unweights = np.zeros(weight_index, np.int64), np.zeros(weight_index, np.int64)
+    start_index = int(F(1.5) + F(lower) / hz_per_sbin)
+    layout, actual, n_weights = _channel_layout(center, hz_per_sbin, start_index)
+    weights, unweights = np.zeros(n_weights, np.int64), np.zeros(n_weights, np.int64)
     end_index = 0
     for c, (first, count) in enumerate(actual):
         denom = mel_low if c == 0 else center[c - 1]
         for j in range(count):
             w = (center[c] - freq_to_mel(F(first + j) * hz_per_sbin)) / (center[c] - denom)
-            k = weight_starts[c] + first - freq_starts[c] + j
+            k = layout[c][1] + first - layout[c][0] + j
             weights[k] = _int16(np.floor(w * F(1 << FILTERBANK_BITS) + F(0.5)))
             unweights[k] = _int16(np.floor((F(1.0) - w) * F(1 << FILTERBANK_BITS) + F(0.5)))
         end_index = max(end_index, first + count)
     if end_index >= spectrum_size:
         raise ValueError("the filterbank's upper band limit is above the spectrum")
-    return {"start": start_index, "end": end_index,
-            "channels": np.array([freq_starts, weight_starts, widths], np.int64).T.copy(),
+    return {"start": start_index, "end": end_index, "channels": np.array(layout, np.int64),
             "weights": weights, "unweights": unweights}
+
+
+def _channel_layout(center: list, hz_per_sbin: np.float32,
+                    start_index: int) -> tuple[list[list[int]], list[tuple[int, int]], int]:
+    """Per channel: [first bin read, first weight, width read] (aligned to 2, padded to
+    4; an empty channel reads 4 zero weights kept at the front), the bins it really
+    covers (first, count), and the number of weights."""
+    layout, actual = [], []
+    chan_start, weight_index, needs_zeros = start_index, 0, False
+    for c in range(len(center)):
+        f = chan_start
+        while freq_to_mel(F(f) * hz_per_sbin) <= center[c]:
+            f += 1
+        width = f - chan_start
+        actual.append((chan_start, width))
+        if width == 0:
+            layout.append([0, 0, 4])
+            if not needs_zeros:
+                needs_zeros = True
+                for row in layout[:-1]:
+                    row[1] += 4
+                weight_index += 4
+        else:
+            aligned = (chan_start // 2) * 2
+            padded = ((chan_start - aligned + width - 1) // 4 + 1) * 4
+            layout.append([aligned, weight_index, padded])
+            weight_index += padded
+        chan_start = f
+    return layout, actual, weight_index
 
 
 def _int16(v: np.float32) -> int:
