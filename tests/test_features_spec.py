@@ -134,6 +134,16 @@ def test_bad_spec_in_model_metadata_is_a_frontend_error():
         features.for_model({"frontend": {"type": "logmel", "colour": "red"}})
 
 
+def test_classes_take_keys_and_numpy_scalars_but_not_another_type():
+    fe = features.LogMel(n_mels=np.int64(24), fmax=np.float32(4000.0))
+    assert (fe.n_features, fe.spec["fmax"]) == (24, 4000.0)
+    assert type(fe.spec["n_mels"]) is int  # JSON-able
+    json.dumps(fe.spec)
+    with pytest.raises(FrontEndError, match="'logmel' front end cannot be made from a spec "
+                                            "of type 'mfcc'"):
+        features.LogMel({"type": "mfcc"})
+
+
 def test_spec_of_is_a_copy():
     fe = features.from_spec({"type": "imu", "mean": [1.0], "std": [2.0]})
     s = features.spec_of(fe)

@@ -10,9 +10,12 @@ lists of floats, so ``json.dumps`` round-trips them exactly.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ..errors import EdgeRNNError
 
@@ -41,7 +44,8 @@ def fail(kind: str, key: str, what: str, value: Any) -> FrontEndError:
 
 def integer(lo: int, hi: int | None = None) -> Callable[[str, str, Any], int]:
     def check(kind: str, key: str, v: Any) -> int:
-        ok = isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+        ok = (isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
+              and v >= lo and (hi is None or v <= hi))
         if not ok:
             rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise fail(kind, key, f"an integer {rng}", v)
@@ -49,17 +53,16 @@ def integer(lo: int, hi: int | None = None) -> Callable[[str, str, Any], int]:
     return check
 
 
-def number(lo: float, hi: float | None = None, *, open_lo: bool = False,
-           optional: bool = False) -> Callable[[str, str, Any], float | None]:
-    def check(kind: str, key: str, v: Any) -> float | None:
-        if v is None and optional:
-            return None
-        good = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+def number(lo: float, hi: float | None = None, *,
+           open_lo: bool = False) -> Callable[[str, str, Any], float]:
+    def check(kind: str, key: str, v: Any) -> float:
+        good = (isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+                and math.isfinite(v))
         if good:
             good = (v > lo if open_lo else v >= lo) and (hi is None or v <= hi)
         if not good:
             rng = ("> " if open_lo else ">= ") + repr(lo) + ("" if hi is None else f" and <= {hi}")
-            raise fail(kind, key, f"a finite number {rng}" + (" or null" if optional else ""), v)
+            raise fail(kind, key, f"a finite number {rng}", v)
         return float(v)
     return check
 
@@ -101,6 +104,9 @@ def fill(kind: str, params: Mapping[str, Param], spec: Mapping[str, Any]) -> dic
     """
     if not isinstance(spec, Mapping):
         raise FrontEndError(f"a front-end spec must be a dict with a 'type' key; got {spec!r}")
+    if spec.get("type", kind) != kind:
+        raise FrontEndError(f"a {kind!r} front end cannot be made from a spec of type "
+                            f"{spec['type']!r}")
     unknown = [k for k in spec if k != "type" and k not in params]
     if unknown:
         raise FrontEndError(f"front end {kind!r}: unknown key {unknown[0]!r}; allowed keys: "
