@@ -9,6 +9,8 @@ Signals: speech (loud, clipped, quiet), silence, full-scale noise, square waves,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from test_features_audio import speech, to_int16
@@ -119,3 +121,31 @@ def test_other_configurations_run_and_stream():
         assert np.isfinite(whole).all() and whole.max() > 0 and whole.min() >= 0
         parts = [fe.process(b) for b in np.array_split(x, 37)]
         assert np.array_equal(np.concatenate(parts), whole)
+
+
+def _c_sqrt(n: int, guard: int) -> int:
+    """TFLM's Sqrt32/Sqrt64: the floor root, rounded up when the remainder exceeds it."""
+    r = math.isqrt(n)
+    return r + 1 if n - r * r > r and r != guard else r
+
+
+@pytest.mark.parametrize("kind", ["sqrt32", "sqrt64"])
+def test_integer_square_roots_follow_tflm(kind):
+    from edgernn.features import micro_ops
+
+    top = 32 if kind == "sqrt32" else 64
+    values = {0, 1, 2, 3, (1 << top) - 1, (1 << 52) - 1, 1 << 52, (1 << 52) + 1, 1 << 32}
+    for k in (2, 3, 255, 65535, 65536, (1 << 26) - 1, 1 << 26, (1 << 32) - 1):
+        values |= {k * k - 1, k * k, k * k + k, k * k + k + 1}
+    rng = np.random.default_rng(5)
+    for bits in range(1, top + 1):
+        values |= {int(v) for v in rng.integers(0, 1 << min(bits, 62), 40, dtype=np.uint64)}
+        values |= {(1 << (bits - 1)) + int(rng.integers(0, 1 << min(bits - 1, 62)))}
+    fn = getattr(micro_ops, kind)
+    for n in sorted(v for v in values if v < (1 << top)):
+        if kind == "sqrt32":
+            want = _c_sqrt(n, 0xFFFF)
+        else:
+            want = _c_sqrt(n, 0xFFFF) if n < (1 << 32) else _c_sqrt(n, 0xFFFFFFFF) & 0xFFFFFFFF
+        got = fn(n if n < (1 << 63) else n - (1 << 64))  # sqrt64 takes the bits as int64
+        assert got == want, n

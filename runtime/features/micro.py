@@ -154,13 +154,14 @@ def micro_run(x, buf, st, estimate, fft_in, tmp, freq, energy, work, signal, out
 
 @kernel
 def _window(buf, coeffs, w):
-    """w[i] = (buf[i] * coeffs[i]) >> 12 as int16; returns max |w| (int16 semantics)."""
+    """w[i] = (buf[i] * coeffs[i]) >> 12 as int16; returns max |w| in int16 semantics
+    (|-32768| wraps to -32768 and never wins)."""
     peak = 0
     for i in range(buf.shape[0]):
-        v = np.int16((np.int64(buf[i]) * np.int64(coeffs[i])) >> 12)
+        v = np.int64(np.int16((np.int64(buf[i]) * np.int64(coeffs[i])) >> 12))
         w[i] = v
-        a = np.int64(np.int16(-np.int64(v))) if v < 0 else np.int64(v)
-        peak = max(peak, a)
+        a = -v if v < 0 else v
+        peak = max(peak, a if a < 32768 else 0)
     return peak
 
 

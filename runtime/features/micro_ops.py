@@ -49,31 +49,42 @@ def msb32(x):
 
 
 @kernel
+def _round_sqrt(num, root, limit):
+    """TFLM's rounding of the square root of 0 <= num < 2^52, from a float estimate
+    ``root`` (off by at most one): the floor root, then up when the remainder exceeds
+    it, unless it is already ``limit``."""
+    if root * root > num:
+        root -= 1
+    elif (root + 1) * (root + 1) <= num:
+        root += 1
+    if num - root * root > root and root != limit:
+        return root + 1
+    return root
+
+
+@kernel
 def sqrt32(num):
-    """Sqrt32: rounded integer square root of 0 <= num < 2^32."""
-    if num == 0:
-        return 0
-    res = 0
-    max_bit = (32 - msb32(num)) | 1
-    bit = 1 << (31 - max_bit)
-    for _ in range((31 - max_bit) // 2 + 1):
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != 0xFFFF:
-        res += 1
-    return res
+    """Sqrt32: rounded integer square root of 0 <= num < 2^32.
+
+    TFLM computes the floor root bit by bit; float64 ``sqrt`` and one correction step
+    give the same integer, faster.
+    """
+    return _round_sqrt(num, np.int64(np.sqrt(np.float64(num))), 0xFFFF)
 
 
 @kernel
 def sqrt64(num_bits):
     """Sqrt64 of the uint64 whose bits are ``num_bits`` (int64); the result as uint32."""
-    num = np.uint64(num_bits)
-    if (num >> np.uint64(32)) == np.uint64(0):
-        return np.int64(sqrt32(np.int64(num)))
+    if 0 <= num_bits < (1 << 32):
+        return sqrt32(num_bits)
+    if 0 < num_bits < (1 << 52):
+        return _round_sqrt(num_bits, np.int64(np.sqrt(np.float64(num_bits))), U32) & U32
+    return _sqrt64_bits(np.uint64(num_bits))
+
+
+@kernel
+def _sqrt64_bits(num):
+    """Sqrt64 as TFLM writes it (bit by bit, uint64), for num >= 2^52."""
     max_bit = (64 - 32 - msb32(np.int64(num >> np.uint64(32)))) | 1
     bit = np.uint64(1) << np.uint64(63 - max_bit)
     res = np.uint64(0)
