@@ -60,7 +60,7 @@ class MicroFrontEnd(FrontEnd):
         self._sample_rate, self._hop, self._n_features = sr, hop, s["num_channels"]
         self._framing = Framing(win, hop)
         self._delay = self._framing.delay
-        self._kiss = KissTables(max(1 << (win - 1).bit_length(), 4))
+        self._kiss = KissTables(1 << (win - 1).bit_length())  # TFLM: next power of two
         nfft = self._kiss.nfft
         self._coeffs = tables.window_coefficients(win)
         try:
@@ -109,9 +109,9 @@ def _check_sizes(s: dict[str, Any]) -> tuple[int, int]:
     """Window and hop in samples, as TFLM computes them; FrontEndError if unusable."""
     sr = s["sample_rate"]
     win, hop = s["window_ms"] * sr // 1000, s["step_ms"] * sr // 1000
-    if win < 2 or hop < 1:
+    if win < 8 or hop < 1:
         raise FrontEndError(f"front end 'micro': 'window_ms' and 'step_ms' give {win} and "
-                            f"{hop} samples at {sr} Hz; need at least 2 and 1")
+                            f"{hop} samples at {sr} Hz; need at least 8 and 1")
     if s["upper_band_limit"] > sr / 2 or s["lower_band_limit"] >= s["upper_band_limit"]:
         raise FrontEndError("front end 'micro': need 0 <= 'lower_band_limit' < "
                             f"'upper_band_limit' <= sample_rate / 2 ({sr / 2})")
