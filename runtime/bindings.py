@@ -6,6 +6,12 @@ how many output frames it produced.  Every array a kernel touches (weights,
 buffers, state, scratch, index maps) is made at bind time, once; a call only takes
 views of the first ``n`` rows when ``n`` is below the buffer's capacity, and calls
 the kernel's compiled entry point directly (no Python wrapper in between).
+
+A bound call also *describes* itself for the fused step (:mod:`edgernn.fusedstep`):
+``call.parts(n)`` is the tuple of ``(kernel, args)`` it runs for ``n`` frames, in
+order, and ``call.counted`` says whether the last kernel returns the output frame
+count (else the count passes through).  :func:`each_n`, :func:`counted` and
+:func:`chain` set both; a call without ``parts`` keeps its program on per-op calls.
 """
 
 from __future__ import annotations
@@ -93,18 +99,25 @@ class Context:
 PACKED = frozenset({"f32", "f16", "q8", "q4"})
 
 
-def pack(ctx: Context, op: Op, role: str, n_rows: int) -> tuple:
-    """The packed weight at ``role`` for kernel calls of up to ``n_rows`` rows:
-    ``(w,)`` for float, ``(wq, ws, xq, sx)`` for int8 rows, ``(wq, gs, xq, sx)`` for
-    int4 groups (xq/sx: scratch the rows are quantized into); ``(EMPTY2,)`` if absent."""
+def pack(ctx: Context, op: Op, role: str, n_rows: int,
+         rows: tuple[int, int] | None = None) -> tuple:
+    """The packed weight at ``role`` (only its ``rows`` [start, stop) if given) for kernel
+    calls of up to ``n_rows`` rows of x: ``(w,)`` for float, ``(w, wsum, ws, xq, sx, acc)``
+    for int8 (the column form of :mod:`edgernn.kernels.dot`), ``(wq, gs, xq, sx)`` for
+    int4 groups (xq/sx/acc: scratch x is quantized into); ``(EMPTY2,)`` if absent."""
     name = ctx.name(op, role)
     if not name:
         return (EMPTY2,)
     dtype = ctx.plan.graph.consts[name].dtype
     if dtype not in ("q8", "q4"):
-        return (ctx.plan.const(name),)
-    wq, scales = ctx.plan.const(name, "q8rows" if dtype == "q8" else "q4groups")
-    cols = wq.shape[1] if dtype == "q8" else 4 * wq.shape[1]  # q4: x and an unpacked row
+        return (ctx.plan.const(name, rows=rows),)
+    if dtype == "q8":
+        w, wsum, ws = ctx.plan.const(name, "q8cols", rows)
+        cols = 4 * w.shape[1]
+        return (w, wsum, ws, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32),
+                np.zeros(wsum.shape[0], np.int32))
+    wq, scales = ctx.plan.const(name, "q4groups", rows)
+    cols = 4 * wq.shape[1]  # x and an unpacked row
     return (wq, scales, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32))
 
 
@@ -140,6 +153,12 @@ def direct(kernel) -> Callable:
     return call
 
 
+def describe(call: Call, parts: Callable[[int], tuple], counts: bool = False) -> Call:
+    """Attach the fused-step description to ``call`` (see the module docstring)."""
+    call.parts, call.counted = parts, counts
+    return call
+
+
 def each_n(cap: int, kernel, make: Callable[[int], tuple]) -> Call:
     """A call that passes full-capacity views, or views of the first n rows."""
     full, run = make(cap), direct(kernel)
@@ -148,7 +167,40 @@ def each_n(cap: int, kernel, make: Callable[[int], tuple]) -> Call:
         run(*(full if n == cap else make(n)))
         return n
 
+    return describe(call, lambda n: ((kernel, full if n == cap else make(n)),))
+
+
+def counted(cap: int, kernel, make: Callable[[int], tuple]) -> Call:
+    """Like :func:`each_n` for a kernel that returns how many frames it emitted."""
+    full, run = make(cap), direct(kernel)
+
+    def call(n: int) -> int:
+        return run(*(full if n == cap else make(n)))
+
+    return describe(call, lambda n: ((kernel, full if n == cap else make(n)),), counts=True)
+
+
+def chain(*calls: Call) -> Call:
+    """Bound calls run in order on the same n; the count of the last is the result."""
+
+    def call(n: int) -> int:
+        m = n
+        for c in calls:
+            m = c(n)
+        return m
+
+    if all(hasattr(c, "parts") for c in calls):
+        describe(call, lambda n: tuple(p for c in calls for p in c.parts(n)),
+                 counts=bool(calls) and calls[-1].counted)
     return call
+
+
+def no_op(n: int) -> int:
+    """The call of an op with no kernel (a view, an activation fused into its producer)."""
+    return n
+
+
+describe(no_op, lambda n: ())
 
 
 def rows(buf: np.ndarray, n: int, cols: int) -> np.ndarray:

@@ -8,6 +8,9 @@ once per plan and shared by every stream:
 * ``"i64"``: int64 (indices);
 * ``"raw"``: the stored array itself;
 * ``"q8rows"``: ``(wq i8[O, K], ws f32[O])``, symmetric int8 rows (dynamic-range int8);
+* ``"q8cols"``: ``(w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O])``, the same int8
+  rows in the column form of :mod:`edgernn.kernels.dot` (quads of inputs adjacent,
+  outputs innermost in blocks of 16T, zero-padded), with each padded row's sum;
 * ``"q4groups"``: ``(wq i8[O, G*g/2], gs f32[O, G])``, int4 groups of ``g`` along the
   last axis, rows padded to whole groups; within a group byte i holds element i (low
   nibble) and element i + g/2 (high nibble), so unpacking writes contiguous halves.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import GraphError, Tensor, unpack_int4
+from .ir import GraphError, Tensor, pack_int4, unpack_int4
 
 
 def aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
@@ -53,6 +56,35 @@ def q8_rows(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return aligned(t.data.reshape(rows, cols)), np.ascontiguousarray(scale, np.float32)
 
 
+def q8_cols(t: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int8 rows in the column form of :mod:`edgernn.kernels.dot` (see the module doc)."""
+    wq, ws = q8_rows(t)
+    rows, cols = wq.shape
+    width = 64 if rows > 32 else 16  # 4 tiles of 16 outputs per block, 1 for small layers
+    n_blocks, n_quads = -(-rows // width), -(-cols // 4)
+    full = np.zeros((n_blocks * width, n_quads * 4), np.int8)
+    full[:rows, :cols] = wq
+    w = full.reshape(n_blocks, width, n_quads, 4).transpose(0, 2, 1, 3)
+    return aligned(np.ascontiguousarray(w)), full.astype(np.int32).sum(axis=1), ws
+
+
+def row_range(t: Tensor, start: int, stop: int) -> Tensor:
+    """Rows ``[start, stop)`` of a weight matrix (axis 0) as a tensor of the same dtype."""
+    rows, cols = _matrix(t)
+    if t.dtype == "q4":
+        q = unpack_int4(t.data, t.size).reshape(rows, cols)[start:stop]
+        data = pack_int4(q)
+    else:
+        data = t.data.reshape(rows, cols)[start:stop]
+    scale = t.scale
+    if scale is not None and np.ndim(scale) and (t.group or t.axis in (None, 0)):
+        scale = np.asarray(scale).reshape(rows, -1)[start:stop].reshape(
+            (stop - start, -1) if t.group else (stop - start,))
+    return Tensor(name=f"{t.name}[{start}:{stop}]", data=data, dtype=t.dtype,
+                  shape=(stop - start, *t.shape[1:]), scale=scale, zero_point=t.zero_point,
+                  axis=t.axis, group=t.group)
+
+
 def q4_groups(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """int4 in groups along the last axis -> rows padded to whole groups, as bytes."""
     rows, cols = _matrix(t)
@@ -77,6 +109,8 @@ def convert(t: Tensor, layout: str):
         return np.ascontiguousarray(t.to_float().astype(np.int64))
     if layout == "q8rows":
         return q8_rows(t)
+    if layout == "q8cols":
+        return q8_cols(t)
     if layout == "q4groups":
         return q4_groups(t)
     if layout != "f32":

@@ -54,7 +54,7 @@ class Plan:
         graph.validate()
         check_graph(graph)
         self.graph = graph
-        self._consts: dict[tuple[str, str], np.ndarray] = {}
+        self._consts: dict[tuple, np.ndarray] = {}
         self.binders = {op.name: get(op.kind).binder_for(op, self._dtype_of)
                         for op in graph.ops}
         self.schedule = self._schedule()
@@ -75,13 +75,17 @@ class Plan:
         g = self.graph
         return (g.consts[name].dtype, True) if name in g.consts else (g.values[name].dtype, False)
 
-    def const(self, name: str, dtype: str = "f32") -> np.ndarray:
-        """Constant ``name`` in a kernel layout (:mod:`edgernn.packing`), made once per
-        plan.  Constants stay in their stored dtype until a binder asks for a layout."""
-        key = (name, dtype)
+    def const(self, name: str, dtype: str = "f32",
+              rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Constant ``name`` (only ``rows`` [start, stop) of a matrix) in a kernel layout
+        (:mod:`edgernn.packing`), made once per plan.  Constants stay in their stored
+        dtype until a binder asks for a layout."""
+        key = (name, dtype, rows)
         arr = self._consts.get(key)
         if arr is None:
-            arr = self._consts[key] = packing.convert(self.graph.consts[name], dtype)
+            t = self.graph.consts[name]
+            arr = self._consts[key] = packing.convert(
+                packing.row_range(t, *rows) if rows else t, dtype)
         return arr
 
     def _fusions(self) -> dict[str, Op]:
@@ -165,7 +169,7 @@ class Program:
         for op in g.ops:
             if op.name in plan.fused_away:  # its producer's kernel applies it in place
                 ctx.alias(op)
-                call = _same_count
+                call = bindings.no_op
             else:
                 call = plan.binders[op.name].bind(op, ctx)
             src = next(n for n in op.inputs if n and n not in g.consts)
@@ -194,7 +198,3 @@ class Program:
     def output(self, name: str, n: int) -> np.ndarray:
         """View of the first ``n`` produced frames of output ``name``: (n, B, *shape)."""
         return self.buffers[name][:n]
-
-
-def _same_count(n: int) -> int:
-    return n

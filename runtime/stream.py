@@ -7,16 +7,21 @@ chunk capacity) and advances B streams with one kernel call per op.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
+from .fusedstep import FusedStep, fuse
 from .kernels.io import copy_checked
 from .plan import Plan, Program, reset_state
 from .streambase import StreamBase
 
 MAX_CHUNK = 256  # frames per bound program in run(); bounds buffer memory
+#: one compiled call per step (:mod:`edgernn.fusedstep`); EDGERNN_FUSED=0 keeps per-op calls
+FUSED = os.environ.get("EDGERNN_FUSED", "1") != "0"
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 class Stream(StreamBase):
@@ -27,14 +32,21 @@ class Stream(StreamBase):
         self._state = plan.new_state(self._B)
         self._programs: dict[int, Program] = {}
         self._step_program = self._program(1)
-        self._fast = None
-        if (len(self._in) == 1 and len(self._out) == 1 and plan.output_schedule == (1, 0)
-                and plan.graph.inputs[0].dtype == "f32"):
-            prog, name = self._step_program, next(iter(self._in))
-            y = prog.output(self._out[0], 1)[0]  # (B, *shape)
-            # y[0, ...] stays a view even for a scalar output (y[0] would copy it once)
-            self._fast = (self._frame_shape(name, ()), prog.inputs[name][0].reshape(-1),
-                          y[0, ...] if batch is None else y)
+        self._fused: FusedStep | None = None
+        self._fused_ready = not FUSED  # built on the first frame: loading never compiles
+        self._fast: tuple | None = None  # (frame shape, output shape, output dtype)
+
+    def _make_fused(self) -> FusedStep | None:
+        """The fused step of the one-frame program (compiled or loaded from the cache)."""
+        self._fused_ready = True
+        self._fused = fs = fuse(self._step_program)
+        if fs is not None and len(self._in) == 1 and len(self._out) == 1 \
+                and self._plan.graph.inputs[0].dtype == "f32":
+            y = self._step_program.output(self._out[0], 1)[0]
+            if y.flags.c_contiguous:
+                self._fast = (self._frame_shape(next(iter(self._in)), ()),
+                              self._out_shape(self._out[0]), y.dtype)
+        return fs
 
     def reset(self) -> None:
         """Back to the initial state (zeros, or the model's initial state)."""
@@ -55,24 +67,29 @@ class Stream(StreamBase):
         conv).  The returned array is a fresh copy; pass ``out=`` to write into
         an array of yours instead, with no allocation.
         """
+        fs = self._fused if self._fused_ready else self._make_fused()
         fast = self._fast
+        if (fast is not None and type(frame) is np.ndarray and frame.shape == fast[0]
+                and (frame.dtype is _F32 or frame.dtype is _F64) and not inputs
+                and frame.flags.c_contiguous):
+            # one float input, one output: load, run and copy out in one compiled call
+            if out is None:
+                y = np.empty(fast[1], fast[2])
+            else:
+                self._check_out(out, fast[1])
+                y = out if out.dtype == fast[2] and out.flags.c_contiguous else None
+            if y is not None:
+                n = fs.step(frame, y)
+                if n < 0:
+                    raise InputError("the frame contains NaN or Inf; the stream state is "
+                                     "unchanged, drop or repair the frame")
+                self._frames += 1
+                return y if n else None
         if out is not None:
             self._check_out(out, self._out_shape(self._out[0]))
-        if (fast is not None and type(frame) is np.ndarray and frame.shape == fast[0]
-                and frame.dtype == np.float32 and not inputs):
-            # one input, one output, a float32 frame of the right shape: skip the dict work
-            if not copy_checked(frame.reshape(-1), fast[1]):
-                raise InputError("the frame contains NaN or Inf; the stream state is "
-                                 "unchanged, drop or repair the frame")
-            self._step_program.execute(1)
-            self._frames += 1
-            if out is None:
-                return fast[2].copy()
-            out[...] = fast[2]
-            return out
         prog = self._step_program
         self._load(prog, self._frames_of(frame, inputs), leading=())
-        n = prog.execute(1)
+        n = prog.execute(1) if fs is None else fs.run()
         self._frames += 1
         if n == 0:
             return None
@@ -93,7 +110,9 @@ class Stream(StreamBase):
             prog = self._program(min(step, 1 << (count - 1).bit_length()))
             self._load(prog, {k: v[start:start + count] for k, v in arrays.items()},
                        leading=(count,))
-            n = prog.execute(count)
+            fs = self._fused if self._fused_ready else self._make_fused()
+            n = fs.run() if fs is not None and prog is self._step_program else \
+                prog.execute(count)
             self._frames += count
             pieces.append(self._collect(prog, n, single=False, out=None))
         if not pieces:

@@ -14,6 +14,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import kernel
+from .dot import dot4_block, dot_offset
 
 _ZERO = np.float32(0.0)
 
@@ -152,6 +153,38 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
 
 
 @kernel
+def _xwt_q8c(x, w, wsum, ws, xq, sx, acc, b, y, accumulate):
+    """y (+)= x @ (wq * ws[:, None]).T (+ b), int8 weights in the column form.
+
+    x f32[N, I] quantized per row to int8 on the fly (the same rounding as
+    :func:`_xwt_q8`, so the results are identical); w i8[NB, Kq, 16T, 4] and wsum
+    i32[NB*16T] as :func:`edgernn.packing.q8_cols` makes them, ws f32[O]; scratch
+    xq i8[>=N, 4*Kq] (zero past I), sx f32[>=N], acc i32[NB*16T]; b f32[O] or [0];
+    y f32[N, O].  :func:`edgernn.kernels.dot.dot4_block` does the products: each
+    block of 16T outputs walks all the inputs with its accumulators in registers.
+    """
+    n_rows, n_in = x.shape
+    n_out = y.shape[1]
+    n_blocks, tiles = w.shape[0], w.shape[2] // 16
+    quantize_rows(x, xq[:, :n_in], sx)
+    off = dot_offset()
+    has_bias = b.shape[0] > 0
+    for n in range(n_rows):
+        x32 = xq[n].view(np.int32)
+        for o in range(acc.shape[0]):
+            acc[o] = np.int32(-off * wsum[o])
+        for blk in range(n_blocks):
+            if tiles == 4:
+                dot4_block(acc, w, x32, blk, 4)
+            else:
+                dot4_block(acc, w, x32, blk, 1)
+        s = sx[n]
+        for o in range(n_out):
+            v = np.float32(acc[o]) * (s * ws[o]) + (b[o] if has_bias else _ZERO)
+            y[n, o] = y[n, o] + v if accumulate else v
+
+
+@kernel
 def _unpack_q4_row(wq, o, row):
     """Row o of int4 weights in the kernel layout -> row i8[G*g]: in each group of g
     values, byte i holds element i (low nibble) and element i + g/2 (high nibble)."""
@@ -198,7 +231,9 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 
 # --- packed weights: one call for every storage type --------------------------------------
 # A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
-# (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
+# (w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O], xq i8[N, 4Kq], sx f32[N], acc i32[NB*16T])
+# for int8 weights in the column form (:mod:`.dot`);
+# (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows (the row form);
 # (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, 2 Kp], sx f32[N])  for int4 groups (Kp = G * group),
 # where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
 # The recurrent kernels take packed weights, so one kernel source serves every precision;
@@ -206,11 +241,13 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 
 
 def _pack_kind(wp) -> str:
-    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 4):
+    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 4, 6):
         return ""
     first = wp[0]
     if len(wp) == 1:
         return "f32" if first.dtype == types.float32 else ""
+    if len(wp) == 6:
+        return "q8c"
     return "q8" if wp[1].ndim == 1 else "q4"
 
 
@@ -223,6 +260,9 @@ def _project(x, wp, b, y, accumulate):
     kind = _pack_kind(wp)
     if kind == "f32":
         return lambda x, wp, b, y, accumulate: _xwt(x, wp[0], b, y, accumulate)
+    if kind == "q8c":
+        return lambda x, wp, b, y, accumulate: _xwt_q8c(x, wp[0], wp[1], wp[2], wp[3], wp[4],
+                                                       wp[5], b, y, accumulate)
     if kind == "q8":
         return lambda x, wp, b, y, accumulate: _xwt_q8(x, wp[0], wp[1], wp[2], wp[3], b, y,
                                                       accumulate)
@@ -256,7 +296,7 @@ def pack_rows(wp, start, stop):
 def _pack_rows(wp, start, stop):
     if _pack_kind(wp) == "f32":
         return lambda wp, start, stop: (wp[0][start:stop],)
-    if _pack_kind(wp):
+    if _pack_kind(wp) in ("q8", "q4"):
         return lambda wp, start, stop: (wp[0][start:stop], wp[1][start:stop], wp[2], wp[3])
     return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bindings import EMPTY1, PACKED, Context, direct
+from ..bindings import EMPTY1, PACKED, Context, counted
 from ..ir import Op
 from ..kernels import conv, fused
 from ..reference import ops as ref_ops
@@ -68,13 +68,9 @@ def bind_f32(op: Op, ctx: Context):
     col = np.zeros(w4.shape[1] * w4.shape[2] * w4.shape[3], dtype=np.float32)
     pos = np.zeros(w4.shape[2], dtype=np.int64)
     act = ctx.epilogue(op)
-    kernel = direct(fused.conv_time_act if act else conv.conv_time)
-    rest, cap = (w4, b, hist, count, y4, *ints, fpad0, col, pos, *act), x4.shape[0]
-
-    def call(n: int) -> int:
-        return kernel(x4 if n == cap else x4[:n], *rest)
-
-    return call
+    rest = (w4, b, hist, count, y4, *ints, fpad0, col, pos, *act)
+    return counted(x4.shape[0], fused.conv_time_act if act else conv.conv_time,
+                   lambda n: (x4[:n], *rest))
 
 
 def reference(c: RefCall) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bindings import F32, Context, each_n, rows
+from ..bindings import F32, Context, chain, each_n, no_op, rows
 from ..ir import GraphError, Op
 from ..kernels import layout
 from .base import Binder, OpDef, RefCall, Shape, need, register, same_shape, size
@@ -90,13 +90,7 @@ def bind_concat(op: Op, ctx: Context):
             x = ctx.value(name)
             calls.append(each_n(cap, layout.scatter, lambda n, x=x, idx=idx: (
                 rows(x, n, idx.size), idx, rows(y, n, cols))))
-
-    def call(n: int) -> int:
-        for part in calls:
-            part(n)
-        return n
-
-    return call
+    return chain(*calls) if calls else no_op
 
 
 def ref_concat(c: RefCall) -> np.ndarray:
@@ -115,7 +109,7 @@ def infer_reshape(op: Op, s: list, consts=None) -> Shape:
 
 def bind_alias(op: Op, ctx: Context):
     ctx.alias(op)
-    return lambda n: n
+    return no_op
 
 
 def ref_reshape(c: RefCall) -> np.ndarray:

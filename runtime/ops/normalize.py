@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bindings import EMPTY1, F32, Context, each_n, rows, split_axes
+from ..bindings import EMPTY1, F32, Context, chain, each_n, rows, split_axes
 from ..ir import Op
 from ..kernels import layout, normalize
 from ..kernels.normalize import REDUCE
@@ -62,12 +62,7 @@ def bind_reduce(op: Op, ctx: Context):
     red = each_n(cap, normalize.reduce, lambda n: (
         rows(tmp, n, idx.size).reshape(-1, o, l_, 1), rows(y, n, max(1, o)).reshape(-1, o, 1),
         code))
-
-    def call(n: int) -> int:
-        gather(n)
-        return red(n)
-
-    return call
+    return chain(gather, red)
 
 
 def ref_reduce(c: RefCall) -> np.ndarray:

@@ -110,15 +110,18 @@ def bind_lstm(op: Op, ctx: Context):
 
 def bind_gru(op: Op, ctx: Context):
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
-    w, r = _packs(op, ctx, x, "R")
+    rows = ctx.shape(op.inputs[1])[0]
+    w = pack(ctx, op, "W", x.shape[0] * ctx.B)
+    rz, rh_ = (pack(ctx, op, "R", ctx.B, part) for part in ((0, rows * 2 // 3),
+                                                            (rows * 2 // 3, rows)))
     wb, rb = ctx.const(op, "WB", EMPTY1).reshape(-1), ctx.const(op, "RB", EMPTY1).reshape(-1)
-    h, rows = ctx.state_of(op, "h"), ctx.shape(op.inputs[1])[0]
+    h = ctx.state_of(op, "h")
     xw = np.zeros((x.shape[0], ctx.B, rows), dtype=F32)
     rh = np.zeros(rows, dtype=F32)
     codes, alpha, beta = _acts(op)
     lbr, clip = bool(op.attr("linear_before_reset")), F32(op.attr("clip"))
     return each_n(x.shape[0], gru.gru_seq, lambda n: (
-        x[:n], w, r, wb, rb, h, y[:n], xw[:n], rh, lbr, clip, codes, alpha, beta))
+        x[:n], w, rz, rh_, wb, rb, h, y[:n], xw[:n], rh, lbr, clip, codes, alpha, beta))
 
 
 def bind_rnn(op: Op, ctx: Context):

@@ -1,0 +1,227 @@
+"""One jitted call per step: a driver generated per program that runs every op of a frame.
+
+A :class:`~edgernn.plan.Program` calls one bound kernel per op; each call costs
+numba's dispatch (unboxing every argument, ~0.03 µs each, 0.2-0.8 µs per op).
+Here the bound calls' descriptions (``call.parts(1)``, see :mod:`edgernn.bindings`)
+become the source of one jitted function, ``run_ops(p, q)``, that calls every
+kernel in order.  The arrays are not arguments: their address, shape and strides
+sit in an int64 table ``p`` (scalars in ``p`` or the float64 table ``q``), read back
+inside by :func:`edgernn.kernels.views.invoke`.  A step costs one dispatch of two
+arguments; ``step(p, q, frame, out)`` adds the checked input copy and the output
+copy to the same call.
+
+The kernels are not compiled into the driver: each is compiled (or loaded from the
+cache) on its own for the exact argument types, as the per-op path does, and called
+through its native entry, whose address is also in ``p``.  Linking them in would
+make numba optimize and emit all of their code again for every new model
+structure; this way a new structure costs only its small driver, once.  The source
+depends on the argument kinds (dtypes, ranks, layouts), return types and the op
+order, not on sizes, addresses or which kernels run; it is written to
+``<cache>/fused/step_<hash>.py`` and cached by numba like any kernel.
+
+A program with a call that has no description (a binder's own closure) keeps its
+per-op calls: :func:`fuse` returns None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .bindings import direct
+
+_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.uint8, np.int16,
+                                 np.uint16, np.int32, np.int64)}
+
+
+class NotFusable(Exception):
+    """A program the fused step cannot describe (it keeps per-op calls)."""
+
+
+class Tables:
+    """The int64 table ``p``, the float64 table ``q`` and the spec strings into them."""
+
+    def __init__(self) -> None:
+        self.p: list[int] = []
+        self.q: list[float] = []
+        self.keep: list = []  # arrays and compiled code the addresses point into
+        self._arrays: dict[tuple, str] = {}
+
+    def array(self, a: np.ndarray) -> str:
+        if a.dtype not in _DTYPES:
+            raise NotFusable(f"array of dtype {a.dtype}")
+        key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+        spec = self._arrays.get(key)
+        if spec is None:
+            layout = "C" if a.flags.c_contiguous else "A"
+            spec = self._arrays[key] = f"A{len(self.p)}.{a.dtype.name}.{layout}.{a.ndim}"
+            self.p += [key[0], *a.shape, *a.strides]
+            self.keep.append(a)
+        return spec
+
+    def arg(self, v) -> str:
+        """The spec of one kernel argument (see :mod:`edgernn.kernels.views`)."""
+        if isinstance(v, np.ndarray):
+            return self.array(v)
+        if isinstance(v, tuple):
+            return "(" + ",".join(self.arg(e) for e in v) + ")"
+        if isinstance(v, (bool, np.bool_)):
+            self.p.append(int(v))
+            return f"B{len(self.p) - 1}"
+        if isinstance(v, (int, np.integer)):
+            self.p.append(int(v))
+            return f"I{len(self.p) - 1}.{'int64' if isinstance(v, int) else type(v).__name__}"
+        if isinstance(v, (float, np.floating)):
+            self.q.append(float(v))
+            return f"F{len(self.q) - 1}.{'float64' if isinstance(v, float) else type(v).__name__}"
+        raise NotFusable(f"argument of type {type(v).__name__}")
+
+    def call(self, kernel, args: tuple) -> str:
+        """``invoke(...)`` source of one call of ``kernel``'s compiled entry."""
+        from numba.core import types
+
+        from .kernels.views import parse
+
+        if not hasattr(kernel, "overloads"):
+            raise NotFusable(f"{kernel!r} is not a jitted function")
+        specs = [self.arg(a) for a in args]
+        sig = tuple(parse(s)[0] for s in specs)
+        kernel.compile(sig)  # from the cache, or compiled once as for a per-op call
+        cres = kernel.overloads[sig]
+        ret = cres.signature.return_type
+        if ret is types.none or ret is types.boolean:
+            rname = str(ret)
+        elif isinstance(ret, (types.Integer, types.Float)):
+            rname = ret.name
+        else:
+            raise NotFusable(f"{kernel!r} returns {ret}")
+        self.p.append(cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+        self.keep.append(cres)
+        return f'invoke(p, q, "{len(self.p) - 1};{rname};{",".join(specs)}")'
+
+
+def _ops(prog, t: Tables) -> tuple[list[str], str]:
+    """Body lines of ``run_ops`` and the count variable of the first output."""
+    g = prog.plan.graph
+    counts = dict.fromkeys([*prog.inputs, *(s.input for s in g.states)], "n")
+    io = []
+    for st, buf, out in prog.state_io:
+        if not (buf.flags.c_contiguous and out[0].flags.c_contiguous):
+            raise NotFusable("a state buffer is not contiguous")
+        io.append((t.array(st), t.array(buf), t.array(out[0])))
+    body = [f'    copy_flat(table_view(p, "{st}"), table_view(p, "{buf}"))' for st, buf, _ in io]
+    for i, (call, src, dst) in enumerate(prog.calls):
+        parts = getattr(call, "parts", None)
+        if parts is None:
+            raise NotFusable(f"op {g.ops[i].name!r} has no description")
+        pad = "    " if prog.uniform else "        "
+        lines = [f"{pad}{t.call(k, a)}" for k, a in parts(1)]  # every count is 0 or 1
+        if call.counted:
+            lines[-1] = f"{pad}c{i} = {lines[-1].strip()}"
+        else:
+            lines.append(f"{pad}c{i} = {counts[src]}")
+        body += lines if prog.uniform else [f"    c{i} = 0", f"    if {counts[src]} > 0:",
+                                            *lines]
+        counts[dst] = f"c{i}"
+    body += [f'    copy_flat(table_view(p, "{o}"), table_view(p, "{st}"))' for st, _, o in io]
+    return body, counts.get(g.outputs[0], "n") if g.outputs else "n"
+
+
+def generate(prog) -> tuple[str, Tables] | None:
+    """(source, tables) of the fused step of a one-frame ``prog``, or None."""
+    t = Tables()
+    try:
+        body, out_count = _ops(prog, t)
+        frame, y = t.array(_flat_input(prog)), t.array(_first_output(prog))
+    except NotFusable:
+        return None
+    src = "\n".join([
+        '"""Generated by edgernn.fusedstep: one frame of a program. Do not edit."""',
+        "from edgernn.kernels import kernel",
+        "from edgernn.kernels.views import copy_flat, invoke, load_frame, table_view",
+        "", "",
+        "@kernel", "def run_ops(p, q):", "    n = 1", *body, f"    return {out_count}", "", "",
+        "@kernel", "def step(p, q, frame, out):",
+        f'    if not load_frame(frame, table_view(p, "{frame}")):', "        return -1",
+        "    n = run_ops(p, q)", "    if n > 0:", f'        copy_flat(table_view(p, "{y}"), out)',
+        "    return n", ""])
+    return src, t
+
+
+def _flat_input(prog) -> np.ndarray:
+    """The only input's frame-0 buffer, flat (where ``step`` loads the frame)."""
+    if len(prog.inputs) != 1:
+        return np.zeros(0, np.float32)
+    return next(iter(prog.inputs.values()))[0].reshape(-1)
+
+
+def _first_output(prog) -> np.ndarray:
+    g = prog.plan.graph
+    y = prog.output(g.outputs[0], 1)[0] if g.outputs else np.zeros(0, np.float32)
+    return y if y.flags.c_contiguous else np.zeros(0, y.dtype)
+
+
+@cache
+def _views_hash() -> str:
+    """Hash of what the driver compiles in (views.py) and the version."""
+    from . import __version__
+    from .kernels import views
+
+    return hashlib.sha256(__version__.encode() + Path(views.__file__).read_bytes()
+                          ).hexdigest()[:16]
+
+
+def _module(src: str):
+    """Write ``src`` under the cache directory (once) and import it."""
+    from .kernels import CACHE_DIR
+
+    digest = hashlib.sha256((src + _views_hash()).encode()).hexdigest()[:20]
+    name = f"edgernn_fused_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = Path(CACHE_DIR) / "fused"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step_{digest}.py"
+    if not path.exists() or path.read_text() != src:
+        tmp = folder / f".{path.name}.{os.getpid()}"
+        tmp.write_text(src)
+        os.replace(tmp, path)  # atomic: another process may be importing it
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[name] = mod
+    return mod
+
+
+class FusedStep:
+    """The fused step of one program: :meth:`run` the ops, or :meth:`step` a frame."""
+
+    def __init__(self, src: str, tables: Tables) -> None:
+        self.source = src
+        self.p = np.array(tables.p, np.int64)
+        self.q = np.array(tables.q or [0.0], np.float64)
+        self._keep = tables.keep
+        mod = _module(src)
+        self.dispatchers = (mod.run_ops, mod.step)
+        self._run, self._step = direct(mod.run_ops), direct(mod.step)
+
+    def run(self) -> int:
+        """Run every op on the frame in the input buffers; return the output count (0/1)."""
+        return self._run(self.p, self.q)
+
+    def step(self, frame: np.ndarray, out: np.ndarray) -> int:
+        """Load ``frame`` (C-contiguous float32/64) checked, run, copy the first output into
+        ``out`` (C-contiguous, its dtype); return the count, -1 for NaN/Inf (nothing ran)."""
+        return self._step(self.p, self.q, frame, out)
+
+
+def fuse(prog) -> FusedStep | None:
+    """The fused step of ``prog`` (a one-frame program), or None if it cannot be described."""
+    gen = generate(prog)
+    return None if gen is None else FusedStep(*gen)
