@@ -81,7 +81,8 @@ class _ColdNotice:
             event.register("numba:compile", self._listener)
 
     def compiling(self, dispatcher) -> None:
-        if not getattr(dispatcher.py_func, "__module__", "").startswith("edgernn."):
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+        if not module.startswith("edgernn."):
             return  # somebody else's numba function
         self.compiles += 1
         if self.enabled and not self.said:

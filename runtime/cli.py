@@ -105,8 +105,7 @@ def _rows(out: np.ndarray) -> np.ndarray:
     return out.reshape(out.shape[0], int(np.prod(out.shape[1:])))
 
 
-OUTPUT_FORMATS = {".npy": "NumPy binary", ".csv": "comma-separated text",
-                  ".txt": "comma-separated text"}
+OUTPUT_FORMATS = (".npy", ".csv", ".txt")  # NumPy binary; comma-separated text (both)
 
 
 def _output_format(path: str) -> str:
@@ -114,7 +113,7 @@ def _output_format(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise EdgeRNNError(f"-o {path}: unknown output format {suffix or '(no extension)'!r}; "
-                           f"name the file .npy (NumPy binary) or .csv (text)")
+                           f"name the file .npy (NumPy binary) or .csv/.txt (text)")
     return suffix
 
 
