@@ -103,7 +103,7 @@ def recording_binders():
             m.direct = original
 
 
-def kernel_calls(model, frame: np.ndarray) -> list[list[tuple]]:
+def kernel_calls(model) -> list[list[tuple]]:
     """Per op of the step program: the (jitted kernel, argument tuple) calls it makes."""
     with recording_binders() as calls:
         prog = model.stream()._step_program
@@ -121,7 +121,7 @@ def profile(spec: common.Spec, iters: int, repeats: int = 9) -> tuple[dict, list
 
     model = edgernn.Model(common.edgernn_graph(common.make_net(spec)))
     frame = np.random.default_rng(0).standard_normal(spec.inputs).astype(np.float32)
-    found = kernel_calls(model, frame)
+    found = kernel_calls(model)
     s = model.stream()
     s.step(frame)
     prog = s._step_program

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -182,7 +183,7 @@ def test_warmup_draws_a_bar_on_a_terminal():
                             stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     seen = b""
-    while True:
+    while select.select([master], [], [], 300)[0]:  # a hung child fails below, not here
         try:
             chunk = os.read(master, 4096)
         except OSError:  # EIO: the child closed the terminal
