@@ -4,11 +4,16 @@ numba resolves ``cache=True`` locators when a jitted function is *decorated*;
 with no writable location the import fails ("no locator available").  Order:
 ``EDGERNN_CACHE_DIR``, ``NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME/edgernn``,
 ``~/.cache/edgernn``, then a per-user temp dir.  The first that is writable wins.
+
+:data:`COLD_NOTICE` says once per process, on stderr, when an edgernn kernel is
+compiled because the cache does not hold it (a numba ``numba:compile`` event: it
+fires on cache misses only, so a warm cache pays nothing).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -47,4 +52,44 @@ def configure() -> str:
     import numba
 
     numba.config.CACHE_DIR = str(chosen)
+    COLD_NOTICE.install(str(chosen))
     return str(chosen)
+
+
+class _ColdNotice:
+    """Counts compilations of edgernn kernels; says once that they happen, and why."""
+
+    def __init__(self) -> None:
+        self.enabled, self.said, self.compiles, self.cache_dir = True, False, 0, ""
+        self._listener = None
+
+    def install(self, cache_dir: str) -> None:
+        from numba.core import event
+
+        self.cache_dir = cache_dir
+        if self._listener is None:
+            notice = self
+
+            class Listener(event.Listener):
+                def on_start(self, ev) -> None:
+                    notice.compiling(ev.data["dispatcher"])
+
+                def on_end(self, ev) -> None:
+                    pass
+
+            self._listener = Listener()
+            event.register("numba:compile", self._listener)
+
+    def compiling(self, dispatcher) -> None:
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+        if not module.startswith("edgernn."):
+            return  # somebody else's numba function
+        self.compiles += 1
+        if self.enabled and not self.said:
+            self.said = True
+            print(f"edgernn: compiling kernels: the cache ({self.cache_dir}) does not have "
+                  f"them yet. This happens once per machine and can take a minute; "
+                  f"`edgernn warmup` does it ahead of time.", file=sys.stderr, flush=True)
+
+
+COLD_NOTICE = _ColdNotice()
