@@ -3,7 +3,8 @@
 numba resolves ``cache=True`` locators when a jitted function is *decorated*;
 with no writable location the import fails ("no locator available").  Order:
 ``EDGERNN_CACHE_DIR``, ``NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME/edgernn``,
-``~/.cache/edgernn``, then a per-user temp dir.  The first that is writable wins.
+``~/.cache/edgernn``, then a per-user temp dir.  The first that is writable wins;
+kernels go to a subdirectory named after the runtime's source (:func:`source_key`).
 
 :data:`COLD_NOTICE` says once per process, on stderr, when an edgernn kernel is
 compiled because the cache does not hold it (a numba ``numba:compile`` event: it
@@ -43,9 +44,28 @@ def candidates() -> list[Path]:
     return out
 
 
+def source_key() -> str:
+    """A key of the runtime's jitted source: every ``.py`` of the package, hashed.
+
+    numba keys a cached function on its own file only, but inlines what it calls
+    from other files: a kernel cached against yesterday's ``linalg.py`` would run
+    yesterday's code (and, with another scratch layout, write out of bounds).  So
+    each build of the runtime gets a cache directory of its own."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return f"build-{digest.hexdigest()[:16]}"
+
+
 def configure() -> str:
-    """Point numba's cache at the first writable candidate; return that path."""
-    chosen = next((p for p in candidates() if _writable(p)), None)
+    """Point numba's cache at the first writable candidate (a subdirectory per build of
+    the runtime, see :func:`source_key`); return that path."""
+    key = source_key()
+    chosen = next((p / key for p in candidates() if _writable(p / key)), None)
     if chosen is None:  # nothing writable at all: a fresh private temp dir
         chosen = Path(tempfile.mkdtemp(prefix="edgernn-cache-"))
     os.environ["NUMBA_CACHE_DIR"] = str(chosen)

@@ -112,7 +112,7 @@ def test_int4_kernel_equals_its_integer_model(o, i, group):
     t = to_q4_groups(Tensor.f32("w", w), group)
     wq, gs = q4_groups(t)
     y = np.zeros((2, o), F32)
-    scratch = np.zeros((2, 4 * wq.shape[1]), np.int8)
+    scratch = np.zeros((2, 2 * wq.shape[1]), np.int8)
     linalg.dense_packed(x, (wq, gs, scratch, np.zeros(2, F32)), np.zeros(0, F32), y)
     xq, sx = _quantize_rows_np(x)
     q = np.round(t.to_float() / np.repeat(t.scale, group, 1)[:, :i]).astype(np.int64)
