@@ -117,7 +117,7 @@ def pack(ctx: Context, op: Op, role: str, n_rows: int,
         return (w, wsum, ws, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32),
                 np.zeros(wsum.shape[0], np.int32))
     wq, scales = ctx.plan.const(name, "q4groups", rows)
-    cols = 4 * wq.shape[1]  # x and an unpacked row
+    cols = 2 * wq.shape[1]  # q4: two values per byte
     return (wq, scales, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32))
 
 
