@@ -43,9 +43,11 @@ class Stream(StreamBase):
         if fs is not None and len(self._in) == 1 and len(self._out) == 1 \
                 and self._plan.graph.inputs[0].dtype == "f32":
             y = self._step_program.output(self._out[0], 1)[0]
+            shape = self._frame_shape(next(iter(self._in)), ())
             if y.flags.c_contiguous:
-                self._fast = (self._frame_shape(next(iter(self._in)), ()),
-                              self._out_shape(self._out[0]), y.dtype)
+                out = self._out_shape(self._out[0])
+                entry = fs.entry(len(shape), np.empty(out, y.dtype))
+                self._fast = (shape, out, y.dtype, entry, fs.p, fs.q, fs.step)
         return fs
 
     def reset(self) -> None:
@@ -67,24 +69,31 @@ class Stream(StreamBase):
         conv).  The returned array is a fresh copy; pass ``out=`` to write into
         an array of yours instead, with no allocation.
         """
-        fs = self._fused if self._fused_ready else self._make_fused()
         fast = self._fast
         if (fast is not None and type(frame) is np.ndarray and frame.shape == fast[0]
-                and (frame.dtype is _F32 or frame.dtype is _F64) and not inputs
-                and frame.flags.c_contiguous):
+                and out is None and not inputs):
             # one float input, one output: load, run and copy out in one compiled call
-            if out is None:
-                y = np.empty(fast[1], fast[2])
-            else:
-                self._check_out(out, fast[1])
-                y = out if out.dtype == fast[2] and out.flags.c_contiguous else None
-            if y is not None:
-                n = fs.step(frame, y)
-                if n < 0:
-                    raise InputError("the frame contains NaN or Inf; the stream state is "
-                                     "unchanged, drop or repair the frame")
-                self._frames += 1
-                return y if n else None
+            y = np.empty(fast[1], fast[2])
+            try:
+                n = fast[3](fast[4], fast[5], frame, y)  # the compiled entry, float32 frames
+            except TypeError:  # another dtype (raised before anything ran)
+                if frame.dtype != _F64:
+                    return self._step(frame, out, inputs)
+                n = fast[6](frame, y)  # float64: through numba's dispatcher
+            if n < 0:
+                raise InputError("the frame contains NaN or Inf; the stream state is "
+                                 "unchanged, drop or repair the frame")
+            self._frames += 1
+            return y if n else None
+        return self._step(frame, out, inputs)
+
+    def _step(self, frame: Any, out: np.ndarray | None, inputs: dict):
+        """step() for everything the fast path does not take (several inputs, out=, ...)."""
+        if not self._fused_ready:
+            self._make_fused()
+            if self._fast is not None:
+                return self.step(frame, out=out, **inputs)  # with the fast path now
+        fs = self._fused
         if out is not None:
             self._check_out(out, self._out_shape(self._out[0]))
         prog = self._step_program

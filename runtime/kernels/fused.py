@@ -15,8 +15,8 @@ def dense_act(x, wp, b, y, code, alpha, beta):
     b f32[O] or [0], y f32[N, O]; fn, alpha, beta as in
     :func:`edgernn.kernels.activations.activation`."""
     project(x, wp, b, y, False)
-    flat = y.reshape(-1)
-    activation(flat, flat, code, alpha, beta)
+    for n in range(y.shape[0]):  # rows: a reshape would be a C call
+        activation(y[n], y[n], code, alpha, beta)
 
 
 @kernel

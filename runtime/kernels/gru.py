@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .activations import apply_activation
-from .linalg import matvec_add, project
-from .lstm import clip_inplace
+from .activations import SIGMOID, TANH, sigmoid_fast, tanh_fast
+from .linalg import matvec_add, project_frames, split_rows
+from .lstm import clip_inplace, gate_activation
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -32,7 +32,19 @@ def _gates_zr(g, rh, n, clip, act, alpha, beta):
     zr = g[: 2 * n]
     if clip > _ZERO:
         clip_inplace(zr, clip)
-    apply_activation(zr, act, alpha, beta)
+    gate_activation(zr, act, alpha, beta)
+
+
+@kernel
+def _cell_plain(g, rh, h):
+    """Sigmoid/tanh, linear_before_reset, no clip: g f32[3H] = x W^T + wb, rh f32[3H] =
+    h R^T + rb, h f32[H] (in/out).  The whole cell in one vectorized loop."""
+    n = h.shape[0]
+    for j in range(n):
+        z = sigmoid_fast(g[j] + rh[j])
+        r = sigmoid_fast(g[n + j] + rh[n + j])
+        hh = tanh_fast(g[2 * n + j] + r * rh[2 * n + j])
+        h[j] = (_ONE - z) * hh + z * h[j]
 
 
 @kernel
@@ -47,6 +59,10 @@ def _step(g, rh, rzp, rhp, rb, h, linear_before_reset, clip, acts, alphas, betas
         rh[:] = _ZERO
     gh = g[2 * n :]
     matvec_add(rzp, h, rh[: 2 * n])
+    if linear_before_reset and acts[0] == SIGMOID and acts[1] == TANH and not clip > _ZERO:
+        matvec_add(rhp, h, rh[2 * n :])
+        _cell_plain(g, rh, h)
+        return
     _gates_zr(g, rh, n, clip, acts[0], alphas[0], betas[0])
     if linear_before_reset:
         matvec_add(rhp, h, rh[2 * n :])
@@ -61,27 +77,26 @@ def _step(g, rh, rzp, rhp, rb, h, linear_before_reset, clip, acts, alphas, betas
             gh[j] += rh[2 * n + j]
     if clip > _ZERO:
         clip_inplace(gh, clip)
-    apply_activation(gh, acts[1], alphas[1], betas[1])
+    gate_activation(gh, acts[1], alphas[1], betas[1])
     for j in range(n):
         z = g[j]
         h[j] = (_ONE - z) * gh[j] + z * h[j]
 
 
 @kernel
-def gru_seq(x, wp, rzp, rhp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas,
-            betas):
+def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
     """Run T frames of B streams through one GRU layer, updating h in place.
 
-    x f32[T, B, I]; wp packs W (3H, I); rzp and rhp pack the rows 0..2H (z, r) and
-    2H..3H (h) of R (3H, H) (packed weights, :mod:`.linalg`);
+    x f32[T, B, I]; wp packs W (3H, I), rp R (3H, H) (packed weights, :mod:`.linalg`),
+    or rp is the pair (rows 0..2H: z, r; rows 2H..3H: h) of packs;
     wb f32[3H]|[0]; rb f32[3H]|[0];
     h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
     scratch xw f32[T, B, 3H], rh f32[3H]; linear_before_reset bool; clip f32 (0 = off);
     acts i64[2] (f, g codes), alphas f32[2], betas f32[2].
     """
-    n_t, n_b, n_in = x.shape
-    n_h = h.shape[1]
-    project(x.reshape((n_t * n_b, n_in)), wp, wb, xw.reshape((n_t * n_b, 3 * n_h)), False)
+    n_t, n_b, n_h = x.shape[0], x.shape[1], h.shape[1]
+    rzp, rhp = split_rows(rp, 2 * n_h, 3 * n_h)
+    project_frames(x, wp, wb, xw)
     for t in range(n_t):
         for s in range(n_b):
             _step(xw[t, s], rh, rzp, rhp, rb, h[s], linear_before_reset, clip, acts, alphas,

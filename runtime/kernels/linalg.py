@@ -106,26 +106,28 @@ def gemv_add(w, v, out):
 
 
 @kernel
-def quantize_rows(x, xq, sx):
-    """Symmetric per-row int8 quantization of activations, on the fly.
+def quantize_row(x, xq):
+    """Symmetric int8 quantization of one row of activations, on the fly: x f32[K] ->
+    xq i8[K] = round(x / s); returns s = max|x| / 127 (0 for an all-zero row, whose xq
+    is 0)."""
+    m = _ZERO
+    for k in range(x.shape[0]):
+        m = max(m, abs(x[k]))
+    if not m > _ZERO:  # zero (or NaN: the caller's input check stops those)
+        for k in range(x.shape[0]):
+            xq[k] = 0
+        return _ZERO
+    inv = np.float32(127.0) / m
+    for k in range(x.shape[0]):
+        xq[k] = np.int8(np.floor(x[k] * inv + np.float32(0.5)))
+    return m / np.float32(127.0)
 
-    x f32[N, K] -> xq i8[N, K] = round(x / sx), sx f32[N] = max|x[n]| / 127 (0 for an
-    all-zero row, whose xq is 0).
-    """
-    n_rows, n_in = x.shape
-    for n in range(n_rows):
-        m = _ZERO
-        for k in range(n_in):
-            m = max(m, abs(x[n, k]))
-        if not m > _ZERO:  # zero (or NaN: the caller's input check stops those)
-            sx[n] = _ZERO
-            for k in range(n_in):
-                xq[n, k] = 0
-            continue
-        inv = np.float32(127.0) / m
-        sx[n] = m / np.float32(127.0)
-        for k in range(n_in):
-            xq[n, k] = np.int8(np.floor(x[n, k] * inv + np.float32(0.5)))
+
+@kernel
+def quantize_rows(x, xq, sx):
+    """:func:`quantize_row` for every row: x f32[N, K] -> xq i8[N, K], sx f32[N]."""
+    for n in range(x.shape[0]):
+        sx[n] = quantize_row(x[n], xq[n])
 
 
 @kernel
@@ -153,6 +155,27 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
 
 
 @kernel
+def _q8c_row(x, w, wsum, ws, xq, acc, b, y, accumulate):
+    """y (+)= W @ x (+ b) for one row, int8 weights in the column form: x f32[I],
+    xq i8[4*Kq] scratch (zero past I), y f32[O]; the rest as in :func:`_xwt_q8c`."""
+    n_blocks, tiles = w.shape[0], w.shape[2] // 16
+    s = quantize_row(x, xq[: x.shape[0]])
+    x32 = xq.view(np.int32)
+    off = dot_offset()
+    for o in range(acc.shape[0]):
+        acc[o] = np.int32(-off * wsum[o])
+    for blk in range(n_blocks):
+        if tiles == 4:
+            dot4_block(acc, w, x32, blk, 4)
+        else:
+            dot4_block(acc, w, x32, blk, 1)
+    has_bias = b.shape[0] > 0
+    for o in range(y.shape[0]):
+        v = np.float32(acc[o]) * (s * ws[o]) + (b[o] if has_bias else _ZERO)
+        y[o] = y[o] + v if accumulate else v
+
+
+@kernel
 def _xwt_q8c(x, w, wsum, ws, xq, sx, acc, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b), int8 weights in the column form.
 
@@ -163,25 +186,8 @@ def _xwt_q8c(x, w, wsum, ws, xq, sx, acc, b, y, accumulate):
     y f32[N, O].  :func:`edgernn.kernels.dot.dot4_block` does the products: each
     block of 16T outputs walks all the inputs with its accumulators in registers.
     """
-    n_rows, n_in = x.shape
-    n_out = y.shape[1]
-    n_blocks, tiles = w.shape[0], w.shape[2] // 16
-    quantize_rows(x, xq[:, :n_in], sx)
-    off = dot_offset()
-    has_bias = b.shape[0] > 0
-    for n in range(n_rows):
-        x32 = xq[n].view(np.int32)
-        for o in range(acc.shape[0]):
-            acc[o] = np.int32(-off * wsum[o])
-        for blk in range(n_blocks):
-            if tiles == 4:
-                dot4_block(acc, w, x32, blk, 4)
-            else:
-                dot4_block(acc, w, x32, blk, 1)
-        s = sx[n]
-        for o in range(n_out):
-            v = np.float32(acc[o]) * (s * ws[o]) + (b[o] if has_bias else _ZERO)
-            y[n, o] = y[n, o] + v if accumulate else v
+    for n in range(x.shape[0]):
+        _q8c_row(x[n], w, wsum, ws, xq[n], acc, b, y[n], accumulate)
 
 
 @kernel
@@ -276,12 +282,37 @@ def matvec_add(wp, v, out):
 def _matvec_add(wp, v, out):
     if _pack_kind(wp) == "f32":
         return lambda wp, v, out: gemv_add(wp[0], v, out)
+    if _pack_kind(wp) == "q8c":  # no reshape: numba's reshape is a C call (~0.1 µs)
+        return lambda wp, v, out: _q8c_row(v, wp[0], wp[1], wp[2], wp[3][0], wp[5], out[:0],
+                                           out, True)
     if _pack_kind(wp):
         def impl(wp, v, out):
             project(v.reshape((1, v.shape[0])), wp, out[:0], out.reshape((1, out.shape[0])),
                     True)
         return impl
     return None
+
+
+@kernel
+def project_frames(x, wp, b, xw):
+    """xw[t, s] = x[t, s] @ W.T + b for T frames of B streams: x f32[T, B, I],
+    xw f32[T, B, O] (the input projection of a chunk; one frame needs no reshape)."""
+    n_t, n_b, n_in = x.shape
+    if n_t == 1:
+        project(x[0], wp, b, xw[0], False)
+    else:
+        project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, xw.shape[2])),
+                False)
+
+
+@kernel
+def recurrent_add(h, wp, g):
+    """g += h @ W.T for B streams.  h f32[B, K], g f32[B, O]: one matrix-vector product
+    for one stream (no per-row bookkeeping of the B-row form), else one pass over W."""
+    if h.shape[0] == 1:
+        matvec_add(wp, h[0], g[0])
+    else:
+        project(h, wp, g[0, :0], g, True)
 
 
 def pack_rows(wp, start, stop):
@@ -294,6 +325,21 @@ def _pack_rows(wp, start, stop):
         return lambda wp, start, stop: (wp[0][start:stop],)
     if _pack_kind(wp) in ("q8", "q4"):
         return lambda wp, start, stop: (wp[0][start:stop], wp[1][start:stop], wp[2], wp[3])
+    return None
+
+
+def split_rows(wp, at, stop):
+    """(rows [0, at), rows [at, stop)) of a packed weight; ``wp`` may already be that pair
+    of packs (needed for int8 columns, whose row blocks cannot be cut anywhere)."""
+
+
+@overload(split_rows)
+def _split_rows(wp, at, stop):
+    if isinstance(wp, types.BaseTuple) and len(wp) == 2 and all(
+            isinstance(p, types.BaseTuple) for p in wp):
+        return lambda wp, at, stop: (wp[0], wp[1])
+    if _pack_kind(wp) in ("f32", "q8", "q4"):
+        return lambda wp, at, stop: (pack_rows(wp, 0, at), pack_rows(wp, at, stop))
     return None
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .activations import SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
-from .linalg import matvec_add, project
+from .activations import RELU, SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
+from .linalg import matvec_add, project_frames, recurrent_add
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -33,6 +33,25 @@ def clip_inplace(v, lim):
         a = v[j]
         a = lim if a > lim else a
         v[j] = -lim if a < -lim else a
+
+
+@kernel
+def gate_activation(v, code, alpha, beta):
+    """v f32[n] <- act(v) in place (a gate): sigmoid, tanh and relu as one vectorized loop
+    here, everything else through :func:`~.activations.apply_activation` (whose shared
+    source takes x and y apart, so in place its loop falls back to scalar code: the
+    overlap check fails)."""
+    if code == SIGMOID:
+        for j in range(v.shape[0]):
+            v[j] = sigmoid_fast(v[j])
+    elif code == TANH:
+        for j in range(v.shape[0]):
+            v[j] = tanh_fast(v[j])
+    elif code == RELU:
+        for j in range(v.shape[0]):
+            v[j] = max(v[j], _ZERO)
+    else:
+        apply_activation(v, code, alpha, beta)
 
 
 @kernel
@@ -63,11 +82,11 @@ def _cell_general(g, c, out, p, clip, cell_clip, input_forget, acts, alphas, bet
             gf[j] += p[n + j] * c[j]
     if clip > _ZERO:
         clip_inplace(g[: 3 * n], clip)
-    apply_activation(g[: 2 * n], acts[0], alphas[0], betas[0])  # i and f in one pass
+    gate_activation(g[: 2 * n], acts[0], alphas[0], betas[0])  # i and f in one pass
     if input_forget:
         for j in range(n):
             gf[j] = _ONE - gi[j]
-    apply_activation(gc, acts[1], alphas[1], betas[1])
+    gate_activation(gc, acts[1], alphas[1], betas[1])
     for j in range(n):
         c[j] = gf[j] * c[j] + gi[j] * gc[j]
     if cell_clip > _ZERO:
@@ -77,9 +96,9 @@ def _cell_general(g, c, out, p, clip, cell_clip, input_forget, acts, alphas, bet
             go[j] += p[2 * n + j] * c[j]
     if clip > _ZERO:
         clip_inplace(go, clip)
-    apply_activation(go, acts[0], alphas[0], betas[0])
+    gate_activation(go, acts[0], alphas[0], betas[0])
     out[:] = c
-    apply_activation(out, acts[2], alphas[2], betas[2])
+    gate_activation(out, acts[2], alphas[2], betas[2])
     for j in range(n):
         out[j] *= go[j]
 
@@ -109,15 +128,14 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
     clip, cell_clip, proj_clip f32 (0 = off); input_forget bool;
     acts i64[3] (f, g, h codes), alphas f32[3], betas f32[3].  Hr = P if wproj else H.
     """
-    n_t, n_b, n_in = x.shape
-    n_h = c.shape[1]
-    project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, 4 * n_h)), False)
+    n_t, n_b = x.shape[0], x.shape[1]
+    project_frames(x, wp, b, xw)
     plain = (acts[0] == SIGMOID and acts[1] == TANH and acts[2] == TANH
              and p.shape[0] == 0 and not clip > _ZERO and not cell_clip > _ZERO
              and not input_forget)
     has_proj = projp[0].shape[0] > 0
     for t in range(n_t):
-        project(h, rp, b[:0], xw[t], True)
+        recurrent_add(h, rp, xw[t])
         for s in range(n_b):
             out = hs if has_proj else h[s]
             if plain:

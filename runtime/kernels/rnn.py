@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .activations import apply_activation
-from .linalg import project
-from .lstm import clip_inplace
+from .linalg import project_frames, recurrent_add
+from .lstm import clip_inplace, gate_activation
 
 _ZERO = np.float32(0.0)
 
@@ -26,16 +25,15 @@ def rnn_seq(x, wp, rp, b, h, y, xw, clip, act, alpha, beta):
     h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
     scratch xw f32[T, B, H]; clip f32 (0 = off); act i64 code, alpha, beta f32.
     """
-    n_t, n_b, n_in = x.shape
-    n_h = h.shape[1]
-    project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, n_h)), False)
+    n_t, n_b = x.shape[0], x.shape[1]
+    project_frames(x, wp, b, xw)
     for t in range(n_t):
         g = xw[t]
-        project(h, rp, b[:0], g, True)
+        recurrent_add(h, rp, g)
         for s in range(n_b):
             gs = g[s]
             if clip > _ZERO:
                 clip_inplace(gs, clip)
-            apply_activation(gs, act, alpha, beta)
+            gate_activation(gs, act, alpha, beta)
         h[:] = g
         y[t] = h

@@ -131,7 +131,7 @@ def load_frame(frame, dst):
     """dst f32[n] <- frame (any shape of n float32/float64 values); False on NaN/Inf.
 
     The check is on the float32 value (1e39 as float64 is Inf as float32)."""
-    src = frame.ravel()
+    src = frame if frame.ndim == 1 else frame.ravel()  # ravel is a C call (~0.1 µs)
     ok = True
     for i in range(src.shape[0]):
         v = np.float32(src[i])
@@ -144,6 +144,10 @@ def load_frame(frame, dst):
 @kernel
 def copy_flat(src, dst):
     """dst[i] = src[i] for the n elements of C-contiguous arrays of any shape."""
-    s, d = src.ravel(), dst.ravel()
-    for i in range(d.shape[0]):
-        d[i] = s[i]
+    if src.ndim == 1 and dst.ndim == 1:  # ravel is a C call (~0.1 µs)
+        for i in range(dst.shape[0]):
+            dst[i] = src[i]
+    else:
+        s, d = src.ravel(), dst.ravel()
+        for i in range(d.shape[0]):
+            d[i] = s[i]

@@ -121,7 +121,7 @@ def bind_gru(op: Op, ctx: Context):
     codes, alpha, beta = _acts(op)
     lbr, clip = bool(op.attr("linear_before_reset")), F32(op.attr("clip"))
     return each_n(x.shape[0], gru.gru_seq, lambda n: (
-        x[:n], w, rz, rh_, wb, rb, h, y[:n], xw[:n], rh, lbr, clip, codes, alpha, beta))
+        x[:n], w, (rz, rh_), wb, rb, h, y[:n], xw[:n], rh, lbr, clip, codes, alpha, beta))
 
 
 def bind_rnn(op: Op, ctx: Context):
