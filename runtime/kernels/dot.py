@@ -42,7 +42,8 @@ def dot_mode(codegen) -> str:
     """'vnni', 'sdot' or 'generic' for the machine ``codegen`` compiles for."""
     triple = llb.get_process_triple()
     features = codegen._tm_features or ""
-    cpu = codegen._get_host_cpu_name()
+    cpu = getattr(codegen, "_cpu_name", "host")  # an ahead-of-time build names its target
+    cpu = codegen._get_host_cpu_name() if cpu in ("host", None) else cpu
     if triple.startswith("x86_64") and "+avx512vnni" in features and "+avx512bw" in features:
         return "vnni"
     if triple.startswith(("aarch64", "arm64")) and "-dotprod" not in features and (
