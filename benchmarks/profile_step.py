@@ -1,51 +1,45 @@
-"""Where the time of one ``Stream.step(frame)`` goes: kernels vs numba dispatch vs Python.
+"""Where the time of one ``Stream.step(frame)`` goes: kernels, the fused driver, Python.
 
     NUMBA_NUM_THREADS=1 python benchmarks/profile_step.py [--models lstm,crnn] [--no-write]
     python benchmarks/profile_step.py --quick     # seconds, writes nothing (CI runs this)
 
-Per op of the step program, three timings (µs per call, best of interleaved loops):
+A step is one compiled call (:mod:`edgernn.fusedstep`): its driver ``run_ops`` calls
+every op's kernel through its native entry.  Timings (µs per frame, best of
+interleaved loops, thread CPU time so that other processes' time slices do not count):
 
-* ``bound``: the call its binder made (what ``Program.execute`` calls); binders call
-  the compiled overload's entry point directly, skipping numba's type dispatch;
-* ``dispatcher``: the same kernel calls through numba's dispatcher (type dispatch +
-  unboxing), i.e. what the binders avoid;
-* ``compute``: the same kernel calls made N times from inside a jitted loop (no
-  unboxing at all).
+* ``Stream.step``: the public call (fast path: checks, output allocation, one
+  compiled call that loads the frame, runs the ops and copies the output);
+* ``per-op step``: the same stream with one compiled call per op (``EDGERNN_FUSED=0``),
+  what every step cost before the fused step;
+* ``driver``: ``run_ops`` called from a jitted loop (the ops, no Python at all);
+* ``kernel compute``: every op's kernels called from jitted loops on the binder's
+  arrays (``call.parts(1)``), summed.
 
-The kernel calls an op makes, and their arguments, are recorded while its binder
-is made (:func:`recording_binders`).  Summary: ``Σ bound - Σ compute`` is the cost
-of calling compiled code from Python (unboxing every argument, the binding's
-Python); ``execute - Σ bound`` is the Program loop; ``step - execute`` is the
-Stream wrapper (input name resolution, checked copy, output copy).  Differences
-of whole calls are used because the layers of ``step`` timed on their own do not
-add up (they overlap).
+``driver - compute`` is what the driver adds (rebuilding array views from its tables,
+the indirect calls); ``step - driver`` is Python and the one dispatch.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 
 import common  # first: pins threads
 import numba
 import numpy as np
-from numba.core.registry import CPUDispatcher
 
 FASTMATH = {"reassoc", "contract"}
 
 
 def best_us(fns: list, iters: int, repeats: int = 9) -> list[float]:
-    """µs per call of each fn: the fastest of ``repeats`` loops of ``iters`` calls.
-
-    The loops of all fns are interleaved, so a burst of interference from other
-    processes cannot inflate one of them only; the minimum is the least disturbed.
-    """
-    clock = time.perf_counter_ns
+    """µs per call of each fn: the fastest of ``repeats`` loops of ``iters`` calls, in
+    thread CPU time.  The loops of all fns are interleaved; the minimum is the least
+    disturbed by other processes (whose cache traffic still shows)."""
+    clock = time.thread_time_ns
     best = [float("inf")] * len(fns)
     for fn in fns:
-        for _ in range(200):
+        for _ in range(50):
             fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
@@ -56,8 +50,8 @@ def best_us(fns: list, iters: int, repeats: int = 9) -> list[float]:
     return best
 
 
-def compute_us(kern, args: tuple, n: int = 20000, repeats: int = 5) -> float:
-    """µs per call of ``kern(*args)`` called from a jitted loop: the kernel without dispatch."""
+def compute_us(kern, args: tuple, n: int = 300, repeats: int = 60) -> float:
+    """µs per call of ``kern(*args)`` called from a jitted loop: no dispatch, no Python."""
 
     @numba.njit(fastmath=FASTMATH)
     def loop(count, *a):
@@ -67,86 +61,34 @@ def compute_us(kern, args: tuple, n: int = 20000, repeats: int = 5) -> float:
     loop(10, *args)
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter_ns()
+        t0 = time.thread_time_ns()
         loop(n, *args)
-        best = min(best, (time.perf_counter_ns() - t0) / n / 1e3)
+        best = min(best, (time.thread_time_ns() - t0) / n / 1e3)
     return best
 
 
-@contextlib.contextmanager
-def recording_binders():
-    """While active, binders made record every kernel call as (kernel, args) in the list
-    this yields.  Every binder reaches its kernel through ``edgernn.bindings.direct``
-    (``each_n`` too), wherever a module imported it from; the names of closure
-    variables inside the binders do not matter."""
-    from edgernn import bindings
-
-    original, calls = bindings.direct, []
-
-    def recording(kernel):
-        fn = original(kernel)
-
-        def call(*args):
-            calls.append((kernel, args))
-            return fn(*args)
-
-        return call
-
-    patched = [m for m in list(sys.modules.values())
-               if getattr(m, "direct", None) is original and m.__name__.startswith("edgernn")]
-    for m in patched:
-        m.direct = recording
-    try:
-        yield calls
-    finally:
-        for m in patched:
-            m.direct = original
-
-
-def kernel_calls(model) -> list[list[tuple]]:
-    """Per op of the step program: the (jitted kernel, argument tuple) calls it makes."""
-    with recording_binders() as calls:
-        prog = model.stream()._step_program
-    per_op = []
-    for call, _, _ in prog.calls:
-        calls.clear()
-        call(1)
-        per_op.append([(k, a) for k, a in calls if isinstance(k, CPUDispatcher)])
-    return per_op
-
-
 def profile(spec: common.Spec, iters: int, repeats: int = 9) -> tuple[dict, list]:
-    """(summary {part: µs}, per-op rows [(op, args, bound, direct, compute)])."""
+    """(summary {part: µs}, per-op rows [(op, number of kernel calls, compute µs)])."""
     import edgernn
 
     model = edgernn.Model(common.edgernn_graph(common.make_net(spec)))
     frame = np.random.default_rng(0).standard_normal(spec.inputs).astype(np.float32)
-    found = kernel_calls(model)
-    s = model.stream()
+    s, per_op = model.stream(), model.stream()
+    per_op._fused_ready = True  # never fused: one compiled call per op
     s.step(frame)
-    prog = s._step_program
-    fns = [lambda: s.step(frame), lambda: prog.execute(1)]
-    ops = []
-    for op, (call, _, _), kcalls in zip(model.graph.ops, prog.calls, found, strict=True):
-        fns.append(lambda c=call: c(1))
-        if kcalls:
-            fns.append(lambda kc=tuple(kcalls): [k(*a) for k, a in kc])
-            comp = sum(compute_us(k, a, n=max(iters * 10, 100)) for k, a in kcalls)
-            ops.append((f"{op.kind} {op.name}", sum(len(a) for _, a in kcalls), comp))
-        else:
-            ops.append((f"{op.kind} {op.name}", 0, None))
-    times = best_us(fns, iters, repeats)
-    step, execute, rest = times[0], times[1], iter(times[2:])
+    per_op.step(frame)
+    fs = s._fused
     rows = []
-    for name, n_args, comp in ops:
-        bound = next(rest)
-        disp = next(rest) if comp is not None else bound
-        rows.append((name, n_args, bound, disp, comp if comp is not None else 0.0))
-    compute, bound = sum(r[4] for r in rows), sum(r[2] for r in rows)
-    summary = {"Stream.step": step, "kernel compute": compute,
-               "calls into compiled code": bound - compute,
-               "Program loop (Python)": execute - bound,
-               "Stream wrapper (Python)": step - execute, "overhead": step - compute}
+    for op, (call, _, _) in zip(model.graph.ops, s._step_program.calls, strict=True):
+        parts = call.parts(1)
+        rows.append((f"{op.kind} {op.name}", len(parts),
+                     sum(compute_us(k, a) for k, a in parts)))
+    driver = compute_us(fs.dispatchers[0], (fs.p, fs.q))
+    step, old = best_us([lambda: s.step(frame), lambda: per_op.step(frame)], iters, repeats)
+    compute = sum(r[2] for r in rows)
+    summary = {"Stream.step": step, "per-op step": old, "driver": driver,
+               "kernel compute": compute, "driver overhead": driver - compute,
+               "Python + dispatch": step - driver, "overhead": step - compute}
     return summary, rows
 
 
@@ -166,23 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     cols = list(next(iter(results.values()))[0])
     summary = ["| model | " + " | ".join(cols) + " | overhead share |",
                "|---|" + "---:|" * (len(cols) + 1)]
-    detail = ["| model | op | args | bound call | through the dispatcher | compute (in-jit loop) |",
-              "|---|---|---:|---:|---:|---:|"]
+    detail = ["| model | op | kernel calls | compute (in-jit loop) |", "|---|---|---:|---:|"]
     for name, (summ, rows) in results.items():
         title = common.SPECS[name].title
         summary.append(f"| {title} | " + " | ".join(f"{summ[c]:.2f}" for c in cols)
                        + f" | {summ['overhead'] / summ['Stream.step']:.0%} |")
-        for i, (op, n_args, bound, disp, comp) in enumerate(rows):
-            detail.append(f"| {title if i == 0 else ''} | {op} | {n_args or ''} | {bound:.2f} | "
-                          f"{disp:.2f} | {comp:.2f} |")
+        for i, (op, n_calls, comp) in enumerate(rows):
+            detail.append(f"| {title if i == 0 else ''} | {op} | {n_calls} | {comp:.2f} |")
     md = "\n\n".join([
         f"## Where one `Stream.step` goes (µs per frame, best of {repeats} interleaved loops)",
         "\n".join(summary),
-        "compute = kernels called from a jitted loop; calls into compiled code = Σ bound calls "
-        "− compute (unboxing the arguments, the binding's Python); Program loop = execute − "
-        "Σ bound calls; Stream wrapper = step − execute; overhead = step − compute. Per op, "
-        "'through the dispatcher' is the same kernel calls with numba's type dispatch, which "
-        "the bindings skip.",
+        "Stream.step = the fused step; per-op step = one compiled call per op "
+        "(EDGERNN_FUSED=0); driver = the fused run_ops from a jitted loop; kernel compute = "
+        "every op's kernels from jitted loops; overhead = step − compute. Thread CPU time, "
+        "best of interleaved loops.",
         "\n".join(detail)])
     print(md)
     if not (args.no_write or args.quick):

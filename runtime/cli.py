@@ -170,6 +170,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run(args.model, args.limit)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import measure, report
+    from .demo import resolve_model
+
+    res = measure(str(resolve_model(args.model)), args.vs, calls=args.calls,
+                  repeats=args.repeats, rate=args.rate, tol=args.tol, cold=not args.no_cold)
+    print(json.dumps(res, indent=2) if args.json else report(res))
+    return 0
+
+
 def cmd_toolchain(args: argparse.Namespace) -> int:
     return args.toolchain_run(args)
 
@@ -237,6 +247,22 @@ def build_parser(with_convert: bool | str = True) -> argparse.ArgumentParser:
     p.add_argument("--model", help="another .ern taking 6-channel IMU frames")
     p.add_argument("--limit", type=int, help="only the first N recordings")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("bench", help="time a model here: per-frame latency (median, p99), "
+                                     "chunks, many streams, cold start, memory; vs peers")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("--vs", default="", help="peers, comma-separated: onnxruntime, tflite, "
+                                            "torch, each name[:FILE] (default FILE: the "
+                                            "model's with .onnx/.tflite/.pt)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--rate", type=float, help="frames per second the model is fed at "
+                                              "(default: its front end's, else 100)")
+    p.add_argument("--calls", type=int, default=2000, help="timed frames per round")
+    p.add_argument("--repeats", type=int, default=5, help="rounds (peers interleaved)")
+    p.add_argument("--tol", type=float, default=1e-4,
+                   help="max |error| a peer may differ from edgernn (checked first)")
+    p.add_argument("--no-cold", action="store_true", help="skip the start-up and memory "
+                                                          "measurements (child processes)")
+    p.set_defaults(func=cmd_bench)
     for name in TOOLCHAIN:
         _add_toolchain(sub, name, with_convert is True or with_convert == name)
     return parser

@@ -7,6 +7,8 @@ once per plan and shared by every stream:
 * ``"f32"``: float32, 64-byte aligned (widened from f16, dequantized from q8/q4);
 * ``"i64"``: int64 (indices);
 * ``"raw"``: the stored array itself;
+* ``"f32cols"``: ``wt f32[K, Op]``, float32 W transposed, outputs padded with zeros to a
+  multiple of 16 (the column form of :mod:`edgernn.kernels.gemm`);
 * ``"q8rows"``: ``(wq i8[O, K], ws f32[O])``, symmetric int8 rows (dynamic-range int8);
 * ``"q8cols"``: ``(w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O])``, the same int8
   rows in the column form of :mod:`edgernn.kernels.dot` (quads of inputs adjacent,
@@ -54,6 +56,15 @@ def q8_rows(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
                          f"per output row (axis 0)")
     scale = np.broadcast_to(np.asarray(t.scale, np.float32).reshape(-1), (rows,))
     return aligned(t.data.reshape(rows, cols)), np.ascontiguousarray(scale, np.float32)
+
+
+def f32_cols(t: Tensor) -> np.ndarray:
+    """W (O, K) as float32 W.T (K, Op), Op = O rounded up to 16 (zeros)."""
+    rows, cols = _matrix(t)
+    w = convert(t, "f32").reshape(rows, cols)
+    out = np.zeros((cols, -(-rows // 16) * 16), np.float32)
+    out[:, :rows] = w.T
+    return aligned(out)
 
 
 def q8_cols(t: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,6 +118,8 @@ def convert(t: Tensor, layout: str):
         return t.data
     if layout == "i64":
         return np.ascontiguousarray(t.to_float().astype(np.int64))
+    if layout == "f32cols":
+        return f32_cols(t)
     if layout == "q8rows":
         return q8_rows(t)
     if layout == "q8cols":

@@ -18,7 +18,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if "__main__" in p.read_text())
 NEEDS = {"bench_step.py": ("torch", "onnx", "onnxruntime"),
          "bench_memory.py": ("torch", "onnx", "onnxruntime"),
-         "profile_step.py": ("torch",)}
+         "profile_step.py": ("torch",), "plot.py": ("matplotlib",),
+         "bench_startup.py": ("torch",)}
 
 
 def snapshot() -> dict[str, bytes]:

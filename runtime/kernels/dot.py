@@ -162,3 +162,10 @@ C-contiguous, x32 i32[Kq] (the int8 activations 4 to an int32, offset by
 :func:`dot_offset` in the caller's row sums), block int, T a literal int."""
 #: the same with the portable vector IR whatever the machine (tests compare the two)
 dot4_block_generic = intrinsic(_dot4_block("generic"))
+
+
+def dot_mode_here() -> str:
+    """:func:`dot_mode` of this process's JIT ('vnni', 'sdot' or 'generic')."""
+    from numba.core.registry import cpu_target
+
+    return dot_mode(cpu_target.target_context.codegen())

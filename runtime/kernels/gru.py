@@ -14,10 +14,11 @@ The input projection ``x W^T + wb`` runs for all T frames in one pass.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import overload
 
 from . import kernel
 from .activations import SIGMOID, TANH, sigmoid_fast, tanh_fast
-from .linalg import matvec_add, project_frames, split_rows
+from .linalg import matvec_add, project_frames, recurrent_add, split_rows
 from .lstm import clip_inplace, gate_activation
 
 _ONE = np.float32(1.0)
@@ -83,6 +84,41 @@ def _step(g, rh, rzp, rhp, rb, h, linear_before_reset, clip, acts, alphas, betas
         h[j] = (_ONE - z) * gh[j] + z * h[j]
 
 
+def _row(rh, s):
+    """The scratch of stream ``s``: rh itself (f32[3H], one for all) or its row s."""
+
+
+@overload(_row)
+def _row_impl(rh, s):
+    return (lambda rh, s: rh) if rh.ndim == 1 else (lambda rh, s: rh[s])
+
+
+def _batched(g, rh, rzp, rhp, rb, h, lbr, clip, acts):
+    """One frame of B > 1 streams with the recurrent products for all of them in one pass
+    over R (rh f32[B, 3H]); False (nothing done) where that does not apply."""
+
+
+@overload(_batched)
+def _batched_impl(g, rh, rzp, rhp, rb, h, lbr, clip, acts):
+    if rh.ndim == 1:
+        return lambda g, rh, rzp, rhp, rb, h, lbr, clip, acts: False
+
+    def impl(g, rh, rzp, rhp, rb, h, lbr, clip, acts):
+        n_b, n = h.shape
+        if n_b == 1 or not lbr or acts[0] != SIGMOID or acts[1] != TANH or clip > _ZERO:
+            return False
+        for s in range(n_b):
+            for j in range(3 * n):
+                rh[s, j] = rb[j] if rb.shape[0] > 0 else _ZERO
+        recurrent_add(h, rzp, rh[:, : 2 * n])
+        recurrent_add(h, rhp, rh[:, 2 * n :])
+        for s in range(n_b):
+            _cell_plain(g[s], rh[s], h[s])
+        return True
+
+    return impl
+
+
 @kernel
 def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
     """Run T frames of B streams through one GRU layer, updating h in place.
@@ -91,14 +127,17 @@ def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, al
     or rp is the pair (rows 0..2H: z, r; rows 2H..3H: h) of packs;
     wb f32[3H]|[0]; rb f32[3H]|[0];
     h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
-    scratch xw f32[T, B, 3H], rh f32[3H]; linear_before_reset bool; clip f32 (0 = off);
-    acts i64[2] (f, g codes), alphas f32[2], betas f32[2].
+    scratch xw f32[T, B, 3H], rh f32[3H] or f32[B, 3H] (then the recurrent products of
+    sigmoid/tanh linear_before_reset cells take all B streams in one pass over R);
+    linear_before_reset bool; clip f32 (0 = off); acts i64[2] (f, g codes),
+    alphas f32[2], betas f32[2].
     """
     n_t, n_b, n_h = x.shape[0], x.shape[1], h.shape[1]
     rzp, rhp = split_rows(rp, 2 * n_h, 3 * n_h)
     project_frames(x, wp, wb, xw)
     for t in range(n_t):
-        for s in range(n_b):
-            _step(xw[t, s], rh, rzp, rhp, rb, h[s], linear_before_reset, clip, acts, alphas,
-                  betas)
+        if not _batched(xw[t], rh, rzp, rhp, rb, h, linear_before_reset, clip, acts):
+            for s in range(n_b):
+                _step(xw[t, s], _row(rh, s), rzp, rhp, rb, h[s], linear_before_reset, clip,
+                      acts, alphas, betas)
         y[t] = h

@@ -15,6 +15,7 @@ from numba.extending import overload
 
 from . import kernel
 from .dot import dot4_block, dot_offset
+from .gemm import xwt_cols
 
 _ZERO = np.float32(0.0)
 
@@ -232,7 +233,8 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 
 
 # --- packed weights: one call for every storage type --------------------------------------
-# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
+# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights and
+# one row;  (wt f32[K, Op], acc f32[N, Op])  for float weights and many rows (:mod:`.gemm`);
 # (w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O], xq i8[N, 4Kq], sx f32[N], acc i32[NB*16T])
 # for int8 weights in the column form (:mod:`.dot`);
 # (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows (the row form);
@@ -243,11 +245,13 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 
 
 def _pack_kind(wp) -> str:
-    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 4, 6):
+    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 2, 4, 6):
         return ""
     first = wp[0]
     if len(wp) == 1:
         return "f32" if first.dtype == types.float32 else ""
+    if len(wp) == 2:
+        return "f32c" if first.dtype == types.float32 else ""
     if len(wp) == 6:
         return "q8c"
     return "q8" if wp[1].ndim == 1 else "q4"
@@ -262,6 +266,8 @@ def _project(x, wp, b, y, accumulate):
     kind = _pack_kind(wp)
     if kind == "f32":
         return lambda x, wp, b, y, accumulate: _xwt(x, wp[0], b, y, accumulate)
+    if kind == "f32c":
+        return lambda x, wp, b, y, accumulate: xwt_cols(x, wp[0], wp[1], b, y, accumulate)
     if kind == "q8c":
         return lambda x, wp, b, y, accumulate: _xwt_q8c(x, wp[0], wp[1], wp[2], wp[3], wp[4],
                                                        wp[5], b, y, accumulate)
@@ -305,14 +311,24 @@ def project_frames(x, wp, b, xw):
                 False)
 
 
-@kernel
 def recurrent_add(h, wp, g):
-    """g += h @ W.T for B streams.  h f32[B, K], g f32[B, O]: one matrix-vector product
-    for one stream (no per-row bookkeeping of the B-row form), else one pass over W."""
-    if h.shape[0] == 1:
-        matvec_add(wp, h[0], g[0])
-    else:
-        project(h, wp, g[0, :0], g, True)
+    """g += h @ W.T for B streams.  h f32[B, K], g f32[B, O] (any strides): one pass over
+    W for all streams (the column form when the binder packed W for B > 1 rows), and a
+    plain matrix-vector product for one stream (no per-row bookkeeping)."""
+
+
+@overload(recurrent_add)
+def _recurrent_add(h, wp, g):
+    if _pack_kind(wp) not in ("f32", "q8c"):  # no one-row form (and g may be strided)
+        return lambda h, wp, g: project(h, wp, g[0, :0], g, True)
+
+    def impl(h, wp, g):
+        if h.shape[0] == 1:
+            matvec_add(wp, h[0], g[0])
+        else:
+            project(h, wp, g[0, :0], g, True)
+
+    return impl
 
 
 def pack_rows(wp, start, stop):

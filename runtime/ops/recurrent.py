@@ -88,7 +88,8 @@ def _acts(op: Op) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _packs(op: Op, ctx: Context, x: np.ndarray, *roles: str) -> list[tuple]:
     """Packed W (rows: every frame of a chunk) and the recurrent weights (rows: B)."""
-    return [pack(ctx, op, "W", x.shape[0] * ctx.B)] + [pack(ctx, op, r, ctx.B) for r in roles]
+    return [pack(ctx, op, "W", x.shape[0] * ctx.B)] + [pack(ctx, op, r, ctx.B, recurrent=True)
+                                                         for r in roles]
 
 
 def bind_lstm(op: Op, ctx: Context):
@@ -112,12 +113,12 @@ def bind_gru(op: Op, ctx: Context):
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     rows = ctx.shape(op.inputs[1])[0]
     w = pack(ctx, op, "W", x.shape[0] * ctx.B)
-    rz, rh_ = (pack(ctx, op, "R", ctx.B, part) for part in ((0, rows * 2 // 3),
-                                                            (rows * 2 // 3, rows)))
+    rz, rh_ = (pack(ctx, op, "R", ctx.B, part, recurrent=True)
+               for part in ((0, rows * 2 // 3), (rows * 2 // 3, rows)))
     wb, rb = ctx.const(op, "WB", EMPTY1).reshape(-1), ctx.const(op, "RB", EMPTY1).reshape(-1)
     h = ctx.state_of(op, "h")
     xw = np.zeros((x.shape[0], ctx.B, rows), dtype=F32)
-    rh = np.zeros(rows, dtype=F32)
+    rh = np.zeros((ctx.B, rows), dtype=F32)
     codes, alpha, beta = _acts(op)
     lbr, clip = bool(op.attr("linear_before_reset")), F32(op.attr("clip"))
     return each_n(x.shape[0], gru.gru_seq, lambda n: (
