@@ -83,7 +83,7 @@ def profile(spec: common.Spec, iters: int, repeats: int = 9) -> tuple[dict, list
         parts = call.parts(1)
         rows.append((f"{op.kind} {op.name}", len(parts),
                      sum(compute_us(k, a) for k, a in parts)))
-    driver = compute_us(fs.dispatchers[0], (fs.p, fs.q))
+    driver = compute_us(fs.dispatchers[0], (fs.p,))
     step, old = best_us([lambda: s.step(frame), lambda: per_op.step(frame)], iters, repeats)
     compute = sum(r[2] for r in rows)
     summary = {"Stream.step": step, "per-op step": old, "driver": driver,

@@ -43,7 +43,7 @@ class AotStream:
         self.meta = meta
         self._regions = [_aligned(image[f"region{i}"]) for i in range(
             sum(k.startswith("region") for k in image.files))]
-        self._p, self._q = image["p"].copy(), image["q"].copy()
+        self._p = image["p"].copy()
         for slot, (region, offset) in zip(image["slots"], image["where"], strict=True):
             if region >= 0:
                 self._p[slot] = self._regions[region].ctypes.data + offset
@@ -68,9 +68,9 @@ class AotStream:
                                  f"{frame.dtype} {frame.shape}")
         y = np.empty(self._out_shape, self._out_dtype)
         if frame.dtype == np.float32:
-            n = self._step(self._p, self._q, frame, y)
+            n = self._step(self._p, frame, y)
         else:
-            n = self._step64(self._p, self._q, frame.astype(np.float64, copy=False), y)
+            n = self._step64(self._p, frame.astype(np.float64, copy=False), y)
         if n < 0:
             raise InputError("the frame contains NaN or Inf; the stream state is unchanged, "
                              "drop or repair the frame")

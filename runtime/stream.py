@@ -47,7 +47,7 @@ class Stream(StreamBase):
             if y.flags.c_contiguous:
                 out = self._out_shape(self._out[0])
                 entry = fs.entry(len(shape), np.empty(out, y.dtype))
-                self._fast = (shape, out, y.dtype, entry, fs.p, fs.q, fs.step)
+                self._fast = (shape, out, y.dtype, entry, fs.p, fs.step)
         return fs
 
     def reset(self) -> None:
@@ -75,11 +75,11 @@ class Stream(StreamBase):
             # one float input, one output: load, run and copy out in one compiled call
             y = np.empty(fast[1], fast[2])
             try:
-                n = fast[3](fast[4], fast[5], frame, y)  # the compiled entry, float32 frames
+                n = fast[3](fast[4], frame, y)  # the compiled entry, float32 frames
             except TypeError:  # another dtype (raised before anything ran)
                 if frame.dtype != _F64:
                     return self._step(frame, out, inputs)
-                n = fast[6](frame, y)  # float64: through numba's dispatcher
+                n = fast[5](frame, y)  # float64: through numba's dispatcher
             if n < 0:
                 raise InputError("the frame contains NaN or Inf; the stream state is "
                                  "unchanged, drop or repair the frame")
@@ -110,6 +110,11 @@ class Stream(StreamBase):
         Equal to T calls of :meth:`step`, stacked: ``(T', *out_shape)`` where T' is
         the number of frames the model emitted (T unless it has a strided conv).
         """
+        if (type(frames) is np.ndarray and not inputs and len(self._in) == 1
+                and len(self._out) == 1 and len(frames) == 1
+                and frames.shape[1:] == self._frame_shape(next(iter(self._in)), ())):
+            y = self.step(frames[0])  # one frame: the step's one compiled call
+            return self._empty() if y is None else y[None]
         arrays = dict(self._frames_of(frames, inputs))
         total = self._check_chunk(arrays)
         step = 1 if self._plan.frame_by_frame else MAX_CHUNK

@@ -21,7 +21,8 @@ from edgernn.ir import Tensor
 from edgernn.kernels import dot
 from edgernn.kernels import kernel as jit_kernel
 from edgernn.kernels.gemm import xwt_cols
-from edgernn.kernels.linalg import _q8c_row, _xwt_q8, _xwt_q8c
+from edgernn.kernels.linalg import _xwt_q8
+from edgernn.kernels.quantcols import _q8c_row, _xwt_q8c
 from edgernn.packing import f32_cols, q8_cols, q8_rows
 
 f32 = np.float32

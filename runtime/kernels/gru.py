@@ -18,8 +18,9 @@ from numba.extending import overload
 
 from . import kernel
 from .activations import SIGMOID, TANH, sigmoid_fast, tanh_fast
-from .linalg import matvec_add, project_frames, recurrent_add, split_rows
+from .linalg import matvec_add
 from .lstm import clip_inplace, gate_activation
+from .recur import project_frames, recurrent_add, split_rows
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)

@@ -14,8 +14,8 @@ from numba.core import types
 from numba.extending import overload
 
 from . import kernel
-from .dot import dot4_block, dot_offset
 from .gemm import xwt_cols
+from .quantcols import _q8c_row, _xwt_q8c, quantize_row, quantize_rows  # noqa: F401
 
 _ZERO = np.float32(0.0)
 
@@ -107,31 +107,6 @@ def gemv_add(w, v, out):
 
 
 @kernel
-def quantize_row(x, xq):
-    """Symmetric int8 quantization of one row of activations, on the fly: x f32[K] ->
-    xq i8[K] = round(x / s); returns s = max|x| / 127 (0 for an all-zero row, whose xq
-    is 0)."""
-    m = _ZERO
-    for k in range(x.shape[0]):
-        m = max(m, abs(x[k]))
-    if not m > _ZERO:  # zero (or NaN: the caller's input check stops those)
-        for k in range(x.shape[0]):
-            xq[k] = 0
-        return _ZERO
-    inv = np.float32(127.0) / m
-    for k in range(x.shape[0]):
-        xq[k] = np.int8(np.floor(x[k] * inv + np.float32(0.5)))
-    return m / np.float32(127.0)
-
-
-@kernel
-def quantize_rows(x, xq, sx):
-    """:func:`quantize_row` for every row: x f32[N, K] -> xq i8[N, K], sx f32[N]."""
-    for n in range(x.shape[0]):
-        sx[n] = quantize_row(x[n], xq[n])
-
-
-@kernel
 def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
 
@@ -153,42 +128,6 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
                 acc = np.int32(acc + np.int32(wq[o, k]) * np.int32(xq[n, k]))
             v = np.float32(acc) * (sx[n] * ws[o]) + bias
             y[n, o] = y[n, o] + v if accumulate else v
-
-
-@kernel
-def _q8c_row(x, w, wsum, ws, xq, acc, b, y, accumulate):
-    """y (+)= W @ x (+ b) for one row, int8 weights in the column form: x f32[I],
-    xq i8[4*Kq] scratch (zero past I), y f32[O]; the rest as in :func:`_xwt_q8c`."""
-    n_blocks, tiles = w.shape[0], w.shape[2] // 16
-    s = quantize_row(x, xq[: x.shape[0]])
-    x32 = xq.view(np.int32)
-    off = dot_offset()
-    for o in range(acc.shape[0]):
-        acc[o] = np.int32(-off * wsum[o])
-    for blk in range(n_blocks):
-        if tiles == 4:
-            dot4_block(acc, w, x32, blk, 4)
-        else:
-            dot4_block(acc, w, x32, blk, 1)
-    has_bias = b.shape[0] > 0
-    for o in range(y.shape[0]):
-        v = np.float32(acc[o]) * (s * ws[o]) + (b[o] if has_bias else _ZERO)
-        y[o] = y[o] + v if accumulate else v
-
-
-@kernel
-def _xwt_q8c(x, w, wsum, ws, xq, sx, acc, b, y, accumulate):
-    """y (+)= x @ (wq * ws[:, None]).T (+ b), int8 weights in the column form.
-
-    x f32[N, I] quantized per row to int8 on the fly (the same rounding as
-    :func:`_xwt_q8`, so the results are identical); w i8[NB, Kq, 16T, 4] and wsum
-    i32[NB*16T] as :func:`edgernn.packing.q8_cols` makes them, ws f32[O]; scratch
-    xq i8[>=N, 4*Kq] (zero past I), sx f32[>=N], acc i32[NB*16T]; b f32[O] or [0];
-    y f32[N, O].  :func:`edgernn.kernels.dot.dot4_block` does the products: each
-    block of 16T outputs walks all the inputs with its accumulators in registers.
-    """
-    for n in range(x.shape[0]):
-        _q8c_row(x[n], w, wsum, ws, xq[n], acc, b, y[n], accumulate)
 
 
 @kernel
@@ -299,38 +238,6 @@ def _matvec_add(wp, v, out):
     return None
 
 
-@kernel
-def project_frames(x, wp, b, xw):
-    """xw[t, s] = x[t, s] @ W.T + b for T frames of B streams: x f32[T, B, I],
-    xw f32[T, B, O] (the input projection of a chunk; one frame needs no reshape)."""
-    n_t, n_b, n_in = x.shape
-    if n_t == 1:
-        project(x[0], wp, b, xw[0], False)
-    else:
-        project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, xw.shape[2])),
-                False)
-
-
-def recurrent_add(h, wp, g):
-    """g += h @ W.T for B streams.  h f32[B, K], g f32[B, O] (any strides): one pass over
-    W for all streams (the column form when the binder packed W for B > 1 rows), and a
-    plain matrix-vector product for one stream (no per-row bookkeeping)."""
-
-
-@overload(recurrent_add)
-def _recurrent_add(h, wp, g):
-    if _pack_kind(wp) not in ("f32", "q8c"):  # no one-row form (and g may be strided)
-        return lambda h, wp, g: project(h, wp, g[0, :0], g, True)
-
-    def impl(h, wp, g):
-        if h.shape[0] == 1:
-            matvec_add(wp, h[0], g[0])
-        else:
-            project(h, wp, g[0, :0], g, True)
-
-    return impl
-
-
 def pack_rows(wp, start, stop):
     """The packed weight of rows [start, stop) (views, no copy)."""
 
@@ -341,21 +248,6 @@ def _pack_rows(wp, start, stop):
         return lambda wp, start, stop: (wp[0][start:stop],)
     if _pack_kind(wp) in ("q8", "q4"):
         return lambda wp, start, stop: (wp[0][start:stop], wp[1][start:stop], wp[2], wp[3])
-    return None
-
-
-def split_rows(wp, at, stop):
-    """(rows [0, at), rows [at, stop)) of a packed weight; ``wp`` may already be that pair
-    of packs (needed for int8 columns, whose row blocks cannot be cut anywhere)."""
-
-
-@overload(split_rows)
-def _split_rows(wp, at, stop):
-    if isinstance(wp, types.BaseTuple) and len(wp) == 2 and all(
-            isinstance(p, types.BaseTuple) for p in wp):
-        return lambda wp, at, stop: (wp[0], wp[1])
-    if _pack_kind(wp) in ("f32", "q8", "q4"):
-        return lambda wp, at, stop: (pack_rows(wp, 0, at), pack_rows(wp, at, stop))
     return None
 
 

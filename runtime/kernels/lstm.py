@@ -20,7 +20,8 @@ import numpy as np
 
 from . import kernel
 from .activations import RELU, SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
-from .linalg import matvec_add, project_frames, recurrent_add
+from .linalg import matvec_add
+from .recur import project_frames, recurrent_add
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)

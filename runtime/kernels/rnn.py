@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .linalg import project_frames, recurrent_add
 from .lstm import clip_inplace, gate_activation
+from .recur import project_frames, recurrent_add
 
 _ZERO = np.float32(0.0)
 

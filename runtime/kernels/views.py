@@ -1,23 +1,26 @@
 """Kernel calls described by tables, inside jitted code: the machinery of the fused step.
 
 The fused step (:mod:`edgernn.fusedstep`) gets every array a program touches as
-numbers in one int64 table ``p`` (address, shape, strides; int scalars; native
-entry addresses) and float scalars in a float64 table ``q``, instead of as Python
-objects: unboxing two tables costs two arguments, where passing the arrays costs
-numba ~0.03 µs each.  A *spec string* (a literal in the generated source) says what
-sits where, so typing a call is one cheap step for numba:
+numbers in one int64 table ``p`` (address, shape, strides; scalars, floats as the bits
+of a float64; native entry addresses) instead of as Python objects: unboxing one table
+costs one argument, where passing the arrays costs numba ~0.03 µs each.  A *spec
+string* (a literal in the generated source) says what sits where, so typing a call is
+one cheap step for numba:
 
 * :func:`table_view` ``(p, "A<slot>.<dtype>.<C|A>.<ndim>")`` -> the array view
   (no copy, no reference count; the caller keeps the arrays alive);
-* :func:`invoke` ``(p, q, "<fn slot>;<return type>;<arg>,<arg>,...")`` calls the
+* :func:`invoke` ``(p, "<fn slot>;<return type>;<arg>,<arg>,...")`` calls the
   numba-compiled function whose native entry address is ``p[fn slot]``, compiled
   for exactly these argument types; an argument is ``A...`` (an array as above),
-  ``I<slot>.<dtype>`` (``p``), ``F<slot>.<dtype>`` (``q``), ``B<slot>`` (a bool in
-  ``p``) or ``(<arg>,...)`` (a tuple).  An error status it returns propagates.
+  ``I<slot>.<dtype>`` (an integer), ``F<slot>.<dtype>`` (a float: the bits of a
+  float64), ``B<slot>`` (a bool) or ``(<arg>,...)`` (a tuple).  An error status it
+  returns propagates;
+* :func:`float_at` ``(p, slot)`` -> the float64 whose bits ``p[slot]`` holds.
 """
 
 from __future__ import annotations
 
+import llvmlite.ir as lir
 import numpy as np
 from numba import from_dtype
 from numba.core import cgutils, types
@@ -58,11 +61,11 @@ def _load(builder, context, table, i: int):
     return builder.load(cgutils.gep(builder, table, i))
 
 
-def _build(context, builder, parsed, p_data, q_data):
-    """LLVM value of one parsed argument, read from the tables."""
+def _build(context, builder, parsed, p_data):
+    """LLVM value of one parsed argument, read from the table."""
     ty, kind, slot, _ = parsed
     if kind == "T":
-        return context.make_tuple(builder, ty, [_build(context, builder, a, p_data, q_data)
+        return context.make_tuple(builder, ty, [_build(context, builder, a, p_data)
                                                 for a in slot])
     if kind == "B":
         v = _load(builder, context, p_data, slot)
@@ -70,7 +73,8 @@ def _build(context, builder, parsed, p_data, q_data):
     if kind == "I":
         return context.cast(builder, _load(builder, context, p_data, slot), types.int64, ty)
     if kind == "F":
-        return context.cast(builder, _load(builder, context, q_data, slot), types.float64, ty)
+        bits = _load(builder, context, p_data, slot)
+        return context.cast(builder, builder.bitcast(bits, lir.DoubleType()), types.float64, ty)
     nd = ty.ndim
     vals = [_load(builder, context, p_data, slot + j) for j in range(1 + 2 * nd)]
     ary = make_array(ty)(context, builder)
@@ -93,7 +97,7 @@ def table_view(typingctx, p, spec):
     parsed = parse(spec.literal_value)
 
     def codegen(context, builder, sig, args):
-        return _build(context, builder, parsed, _data(context, builder, p, args[0]), None)
+        return _build(context, builder, parsed, _data(context, builder, p, args[0]))
 
     return parsed[0](p, spec), codegen
 
@@ -102,8 +106,19 @@ _RET = {"none": types.none, "bool": types.boolean}
 
 
 @intrinsic
-def invoke(typingctx, p, q, spec):
-    """invoke(p, q, "<fn slot>;<return type>;<args>") -> the call's result (see the module
+def float_at(typingctx, p, slot):
+    """float_at(p, slot) -> float64: the float whose bits the int64 p[slot] holds."""
+
+    def codegen(context, builder, sig, args):
+        ptr = cgutils.gep(builder, _data(context, builder, p, args[0]), args[1])
+        return builder.bitcast(builder.load(ptr), lir.DoubleType())
+
+    return types.float64(p, slot), codegen
+
+
+@intrinsic
+def invoke(typingctx, p, spec):
+    """invoke(p, "<fn slot>;<return type>;<args>") -> the call's result (see the module
     docstring)."""
     if not isinstance(spec, types.StringLiteral):
         return None
@@ -114,8 +129,7 @@ def invoke(typingctx, p, q, spec):
 
     def codegen(context, builder, sig, llargs):
         p_data = _data(context, builder, p, llargs[0])
-        q_data = _data(context, builder, q, llargs[1])
-        values = [_build(context, builder, a, p_data, q_data) for a in parsed]
+        values = [_build(context, builder, a, p_data) for a in parsed]
         fnty = context.call_conv.get_function_type(ret, argtys)
         fn = builder.inttoptr(_load(builder, context, p_data, int(fslot)), fnty.as_pointer())
         status, res = context.call_conv.call_function(builder, fn, ret, argtys, values)
@@ -123,7 +137,7 @@ def invoke(typingctx, p, q, spec):
             context.call_conv.return_status_propagate(builder, status)
         return res if ret is not types.none else context.get_dummy_value()
 
-    return ret(p, q, spec), codegen
+    return ret(p, spec), codegen
 
 
 @kernel
