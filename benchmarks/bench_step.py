@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         table(results, skipped),
         "Peers: " + "; ".join(f"**{k}** {v}" for k, v in NOTES.items()) + ".",
         f"{args.repeats} repeats × {args.iters} frames after {args.warmup} warm-up frames, "
-        f"peers interleaved; median/p90 over every call (whole-sequence peers: per call / "
+        f"peers interleaved; median/p99 over every call (whole-sequence peers: per call / "
         f"{common.SEQ}); mean = median over repeats of the mean. Every peer was first checked "
         f"against edgernn on a {common.SEQ}-frame sequence (max |err| ≤ {TOL:g}). "
         f"Timer overhead ≈ {timer_overhead():.2f} µs per call is included.",
