@@ -12,6 +12,7 @@ import re
 
 import llvmlite.binding as llb
 import llvmlite.ir as lir
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -123,6 +124,13 @@ def test_dot_instruction_equals_portable_ir_and_numpy(rows, cols):
     np.testing.assert_array_equal(machine, generic)
 
 
+def _fresh(fn):
+    """An uncached copy of a kernel: a kernel loaded from the cache has no assembly to show."""
+    from edgernn.kernels import FASTMATH
+
+    return numba.njit(fastmath=FASTMATH, error_model="numpy")(fn.py_func)
+
+
 def _asm(fn) -> str:
     return "\n".join(fn.inspect_asm(sig) for sig in fn.signatures)
 
@@ -133,18 +141,19 @@ def test_x86_asm_uses_vnni_and_vector_fma():
     rng = np.random.default_rng(0)
     w, wsum, ws = q8_cols(q8_tensor(rng, 64, 32))
     y = np.zeros(64, f32)
-    _q8c_row(np.ones(32, f32), w, wsum, ws, np.zeros(32, np.int8), np.zeros(64, np.int32), E1,
-             y, False)
-    asm = _asm(_q8c_row)
+    row = _fresh(_q8c_row)
+    row(np.ones(32, f32), w, wsum, ws, np.zeros(32, np.int8), np.zeros(64, np.int32), E1, y,
+        False)
+    asm = _asm(row)
     if dot.dot_mode_here() == "vnni":
         assert re.search(r"\bvpdpbusd\b", asm), "no vpdpbusd in the int8 kernel"
     else:
         assert re.search(r"\bv?pmaddwd\b|\bvpdp", asm), "no integer multiply-add"
     assert not re.search(r"\bvpmulld\b", asm), "int8 products fell back to vpmulld"
-    x = np.ones((5, 8), f32)
-    xwt_cols(x, f32_cols(Tensor.f32("w", np.ones((20, 8), f32))), np.zeros((5, 32), f32), E1,
-             np.zeros((5, 20), f32), False)
-    fma = re.findall(r"\bvfmadd\w+ps\s+[^\n]*%([xyz])mm", _asm(xwt_cols))
+    x, cols = np.ones((5, 8), f32), _fresh(xwt_cols)
+    cols(x, f32_cols(Tensor.f32("w", np.ones((20, 8), f32))), np.zeros((5, 32), f32), E1,
+         np.zeros((5, 20), f32), False)
+    fma = re.findall(r"\bvfmadd\w+ps\s+[^\n]*%([xyz])mm", _asm(cols))
     assert fma and set(fma) <= {"y", "z"}, "the float32 tile is not vector FMA"
 
 
