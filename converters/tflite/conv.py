@@ -108,6 +108,8 @@ def conv_2d(ctx: Context, op: Operator) -> None:
     w = weight(ctx, op.inputs[1], perm, shape=w_shape, integer=integer)
     b = bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, integer=integer)
     xv = _channels_first(ctx, x, f, one_d)
+    if not integer and ctx.em.consts[w].dtype == "q8":
+        xv = _hybrid_input(ctx, op, x, xv, t)
     q = value_q(ctx.out(op))
     ir = (cout,) if one_d else (cout, f_out)
     y = ctx.emit("Conv", [xv, w] + ([b] if b else []), ir, _ir_attrs(attrs), q=q)
@@ -115,6 +117,21 @@ def conv_2d(ctx: Context, op: Operator) -> None:
     if ir != out.ir_shape:
         y = ctx.emit("Reshape", [y], out.ir_shape, {"shape": out.ir_shape}, q=q)
     ctx.result(op, out, y)
+
+
+def _hybrid_input(ctx: Context, op: Operator, x: Meta, xv: str, t: int | None) -> str:
+    """A dynamic-range conv quantizes its whole input (per batch) to int8 first:
+    asymmetric with per-channel weights, symmetric with one scale.  Over time that
+    input is the whole sequence, which a stream never has: then the conv runs on the
+    float input with the int8 weights widened (a difference the report notes)."""
+    if t is not None:
+        ctx.em.notes.append(f"{op.opcode} (operator {op.index}) is dynamic-range over time: "
+                            "TFLite quantizes the whole sequence at once, edgernn convolves "
+                            "the float frames with the int8 weights")
+        return xv
+    per_channel = ctx.tensor(op.inputs[1]).quantization.scale.size > 1
+    return ctx.emit("DynamicQuantize", [xv], ctx.em.values[xv].shape,
+                    {"asymmetric": per_channel})
 
 
 def _ir_attrs(attrs: dict) -> dict:

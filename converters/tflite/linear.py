@@ -57,7 +57,11 @@ def fully_connected(ctx: Context, op: Operator) -> None:
     w = weight(ctx, op.inputs[1], integer=integer)
     b = bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, integer=integer)
     xv = ctx.reshape(x, tuple(out.frame[:-1]) + (k,))
-    v = ctx.emit("Dense", [xv, w] + ([b] if b else []), out.frame, q=q)
+    if not integer and ctx.em.consts[w].dtype == "q8":  # dynamic range: TFLite's hybrid
+        v = ctx.emit("HybridDense", [xv, w] + ([b] if b else []), out.frame,
+                     {"asymmetric": bool(op.options.get("asymmetric_quantize_inputs"))})
+    else:
+        v = ctx.emit("Dense", [xv, w] + ([b] if b else []), out.frame, q=q)
     ctx.result(op, out, fused(ctx, op, v, out.frame, q))
 
 

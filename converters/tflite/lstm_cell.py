@@ -1,12 +1,15 @@
-"""The layer-norm LSTM (fused LSTM inputs 20-23) as IR ops with h and c as graph state.
+"""The fused LSTM and RNN spelled out as IR ops with their state as graph state, where
+the IR ``LSTM``/``RNN`` records cannot express them: layer norm (LSTM inputs 20-23),
+and TFLite's hybrid (dynamic-range) products, whose per-step quantization of x and h
+only ``HybridDense`` reproduces.
 
-The IR ``LSTM`` has no layer norm, so the cell is spelled out, in TFLite's order
-(lstm_eval.cc ``CalculateLstmGateFloat``): per gate ``W x + R h`` (+ peephole ⊙ c),
-then mean/stddev normalization (epsilon 1e-8), times the layer-norm weights, plus the
-gate bias, then the activation.  CIFG: ``i = 1 - f``.  ``c = f c' + i g`` (clipped),
+In TFLite's order (lstm_eval.cc ``CalculateLstmGateFloat``/``...Hybrid``): per gate
+the bias (not with layer norm), ``+ W x``, ``+ R h``, ``+ peephole * c``; with layer
+norm then mean/stddev normalization (epsilon 1e-8), times the layer-norm weights, plus
+the bias; then the activation.  CIFG: ``i = 1 - f``.  ``c = f c' + i g`` (clipped),
 the output gate's peephole reads the new ``c``, ``h = o act(c)`` (projected and
-clipped).  ``h`` and ``c`` are graph states (zero at the start, like TFLite's
-variable tensors after ``reset_all_variables()``).
+clipped).  ``h`` and ``c`` start at zero, like TFLite's variable tensors after
+``reset_all_variables()``.  The RNN: ``h = act((b + W x) + R h)``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from edgernn.ir import State
 from .context import Context
 from .meta import Meta, Refuse
 from .reader import Operator
-from .recurrent import _sizes, act_of, stack
+from .recurrent import _float_stack, _sizes, act_of, stack
 
 LN_EPSILON = 1e-8
 _GATE = {"i": 0, "f": 1, "c": 2, "o": 3}
@@ -40,7 +43,8 @@ class _Cell:
         return self.ctx.add_const(self.ctx.const(i).reshape(-1).astype(np.float32), hint)
 
     def gate(self, g: str, z: str, c: str, act: str) -> str:
-        """LN and bias (or bias alone), after the peephole term on ``c``, then ``act``."""
+        """The peephole term on ``c``, then LN and bias (the bias is in ``z`` without
+        LN), then ``act``."""
         k = _GATE[g]
         peep = self.ins[9 + "ifo".index(g)] if g != "c" else -1
         if peep >= 0:
@@ -50,25 +54,38 @@ class _Cell:
             bias = self.vector(b, f"B{g}") if b >= 0 else ""
             z = self.ctx.emit("LayerNorm", [z, self.vector(ln, f"LN{g}"), bias], (self.n,),
                               {"axis": -1, "epsilon": LN_EPSILON})
-        elif b >= 0:
-            z = self.binary("Add", z, self.vector(b, f"B{g}"))
         return self.unary(act, z)
 
 
-def layer_norm_lstm(ctx: Context, op: Operator, x: Meta, ins: list[int]) -> None:
+def matmul(ctx: Context, x: str, w: str, b: str, width: int, asym: bool) -> str:
+    """``Dense`` for float weights, ``HybridDense`` (TFLite's per-row quantization of x)
+    for int8 ones."""
+    hybrid = ctx.em.consts[w].dtype == "q8"
+    return ctx.emit("HybridDense" if hybrid else "Dense", [x, w] + ([b] if b else []),
+                    (width,), {"asymmetric": asym} if hybrid else None)
+
+
+def _state(ctx: Context, hint: str, n: int) -> str:
+    em = ctx.em
+    return em.declare(em.fresh(f"{em.node_name}:{hint}"), (n,)).name
+
+
+def spelled_lstm(ctx: Context, op: Operator, x: Meta, ins: list[int]) -> None:
     if x.q is not None:
         raise Refuse("an integer layer-norm LSTM is not supported")
     n_in, n_cell, n_out = _sizes(ctx, ins)
     gates = "fco" if ins[1] < 0 else "ifco"
+    ln = any(i >= 0 for i in ins[20:24])
+    asym = bool(op.options.get("asymmetric_quantize_inputs"))
     w = stack(ctx, [ins[1 + _GATE[g]] for g in gates], (n_cell, n_in), False, "W")
     r = stack(ctx, [ins[5 + _GATE[g]] for g in gates], (n_cell, n_out), False, "R")
-    em = ctx.em
-    h_in = em.declare(em.fresh(f"{em.node_name}:h"), (n_out,)).name
-    c_in = em.declare(em.fresh(f"{em.node_name}:c"), (n_cell,)).name
+    b = "" if ln else _float_stack(ctx, [ins[12 + _GATE[g]] for g in gates], n_cell, False,
+                                   "B")
+    h_in, c_in = _state(ctx, "h", n_out), _state(ctx, "c", n_cell)
     cell, act = _Cell(ctx, ins, n_cell), act_of(op)
     width = len(gates) * n_cell
-    pre = ctx.emit("Binary", [ctx.emit("Dense", [ctx.value(x), w], (width,)),
-                              ctx.emit("Dense", [h_in, r], (width,))], (width,), {"fn": "Add"})
+    pre = ctx.emit("Binary", [matmul(ctx, ctx.value(x), w, b, width, asym),
+                              matmul(ctx, h_in, r, "", width, asym)], (width,), {"fn": "Add"})
     z = {g: ctx.emit("Slice", [pre], (n_cell,), {"axes": (0,), "starts": (k * n_cell,),
                                                   "ends": ((k + 1) * n_cell,)})
          for k, g in enumerate(gates)}
@@ -85,12 +102,23 @@ def layer_norm_lstm(ctx: Context, op: Operator, x: Meta, ins: list[int]) -> None
     if ins[16] >= 0:
         from .weights import bias, weight
 
-        b = bias(ctx, ins[17] if len(ins) > 17 else -1, hint="Bproj")
-        h = ctx.emit("Dense", [h, weight(ctx, ins[16], hint="Wproj")] + ([b] if b else []),
-                     (n_out,))
+        bp = bias(ctx, ins[17], hint="Bproj")
+        h = matmul(ctx, h, weight(ctx, ins[16], hint="Wproj"), bp, n_out, asym)
         pclip = float(op.options.get("proj_clip", 0.0))
         if pclip > 0:
             h = ctx.emit("Unary", [h], (n_out,), {"fn": "Clip", "alpha": -pclip,
                                                   "beta": pclip})
-    em.states += [State(h_in, h, (n_out,)), State(c_in, c, (n_cell,))]
+    ctx.em.states += [State(h_in, h, (n_out,)), State(c_in, c, (n_cell,))]
     ctx.result(op, x.with_(shape=x.shape[:2] + (n_out,), perm=None), h)
+
+
+def spelled_rnn(ctx: Context, op: Operator, x: Meta, w: str, r: str, b: str, n: int,
+                act: str) -> None:
+    """The hybrid RNN: h = act((b + W x) + R h) with TFLite's per-step quantization."""
+    asym = bool(op.options.get("asymmetric_quantize_inputs"))
+    h_in = _state(ctx, "h", n)
+    pre = ctx.emit("Binary", [matmul(ctx, ctx.value(x), w, b, n, asym),
+                              matmul(ctx, h_in, r, "", n, asym)], (n,), {"fn": "Add"})
+    h = ctx.emit("Unary", [pre], (n,), {"fn": act})
+    ctx.em.states.append(State(h_in, h, (n,)))
+    ctx.result(op, x.with_(shape=x.shape[:2] + (n,), perm=None), h)

@@ -95,12 +95,13 @@ def unidirectional_sequence_lstm(ctx: Context, op: Operator) -> None:
     x = seq_input(ctx, op)
     if op.options.get("diagonal_recurrent_tensors"):
         raise Refuse("diagonal recurrent weights")
-    if any(i >= 0 for i in ins[20:24]):
-        from .lstm_cell import layer_norm_lstm
-
-        return layer_norm_lstm(ctx, op, x, ins)
     if x.q is not None:
         return integer_lstm(ctx, op, x, ins)
+    hybrid = any(ctx.tensor(i).type_name == "INT8" for i in ins[1:9] if i >= 0)
+    if hybrid or any(i >= 0 for i in ins[20:24]):
+        from .lstm_cell import spelled_lstm
+
+        return spelled_lstm(ctx, op, x, ins)
     n_in, n_cell, n_out = _sizes(ctx, ins)
     cifg = ins[1] < 0
     w = stack(ctx, [ins[2] if cifg else ins[1], -1 if cifg else ins[2], ins[3], ins[4]],
@@ -201,5 +202,9 @@ def unidirectional_sequence_rnn(ctx: Context, op: Operator) -> None:
     r = weight(ctx, op.inputs[2], hint="R")
     b = bias(ctx, op.inputs[3] if len(op.inputs) > 3 else -1)
     n = ctx.tensor(op.inputs[1]).shape[0]
+    if ctx.em.consts[w].dtype == "q8":
+        from .lstm_cell import spelled_rnn
+
+        return spelled_rnn(ctx, op, x, w, r, b, n, act)
     y = ctx.emit("RNN", [x.value, w, r, b], (n,), {"hidden_size": n, "activations": (act,)})
     ctx.result(op, x.with_(shape=x.shape[:2] + (n,), perm=None), y)
