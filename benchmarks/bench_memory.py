@@ -1,6 +1,7 @@
 """Memory: process RSS per runtime, model file sizes, bytes of state per stream.
 
     python benchmarks/bench_memory.py [--model lstm]
+    python benchmarks/bench_memory.py --quick     # one model, writes nothing (CI runs this)
 
 * RSS: each runtime in a fresh Python process, read from /proc/self/status at
   each stage: bare interpreter, + numpy, + the runtime's import, ready (model
@@ -172,14 +173,16 @@ def state_table(all_files: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="lstm", help="model for the RSS table")
-    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="do not touch results.md")
+    common.add_quick(ap)
     args = ap.parse_args(argv)
+    names = [args.model] if args.quick else list(common.SPECS)  # quick: every peer, one model
     with tempfile.TemporaryDirectory() as d:
-        files = {n: export_all(s, Path(d)) for n, s in common.SPECS.items()}
+        files = {n: export_all(common.SPECS[n], Path(d)) for n in names}
         md = "\n\n".join(["## Memory", rss_table(common.SPECS[args.model], files[args.model]),
                           size_table(files), state_table(files)])
     print(md)
-    if not args.no_write:
+    if not (args.no_write or args.quick):
         common.write_section("memory", md)
     return 0
 

@@ -1,6 +1,7 @@
 """Per-frame latency of streaming inference, batch 1, one thread: edgernn vs its peers.
 
     NUMBA_NUM_THREADS=1 python benchmarks/bench_step.py [--models lstm,gru] [--iters 2000]
+    python benchmarks/bench_step.py --quick      # seconds, writes nothing (CI runs this)
 
 For every model of :data:`common.SPECS` (same weights for every peer) it first
 checks that each peer computes what edgernn computes on a 100-frame sequence
@@ -207,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights-only", action="store_true",
                     help="write benchmarks/weights/*.npz (for make_tflite.py) and stop")
     ap.add_argument("--no-write", action="store_true", help="do not touch results.md")
+    common.add_quick(ap)
     args = ap.parse_args(argv)
+    if args.quick:  # every peer checked and timed briefly, on every model
+        args.iters, args.warmup, args.repeats, args.no_write = 20, 5, 1, True
     import torch
 
     torch.set_num_threads(1)

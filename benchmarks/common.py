@@ -278,6 +278,14 @@ def machine_info() -> str:
     return "\n".join(lines)
 
 
+def add_quick(parser) -> None:
+    """``--quick``: every code path of the script once, in seconds, writing nothing.
+    CI runs each script this way (tests/test_benchmarks_quick.py) so none rots."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a few iterations only, to check the script runs (implies "
+                             "--no-write)")
+
+
 def write_section(key: str, text: str, path: Path = RESULTS) -> None:
     """Replace (or append) the block between ``<!-- key -->`` markers in results.md."""
     begin, end = f"<!-- begin {key} -->", f"<!-- end {key} -->"

@@ -5,6 +5,7 @@ Runs in a separate TensorFlow venv (TensorFlow is not a dependency of edgernn)::
     python -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu
     python benchmarks/bench_step.py --weights-only      # writes benchmarks/weights/*.npz
     /tmp/tfvenv/bin/python benchmarks/make_tflite.py    # -> benchmarks/fixtures/*_step.tflite
+    python benchmarks/make_tflite.py --quick   # CI: weights and fixtures fit (TF optional)
 
 Each model is a *stateless step*: Keras cells called on one frame with the
 state passed in and out explicitly (signature inputs ``x`` + state, outputs ``y``
@@ -97,11 +98,10 @@ def convert(name: str, model) -> bytes:
     """TFLite flatbuffer whose signature takes x, state (stacked per layer like ONNX)."""
     import tensorflow as tf
 
-    cell_kind, n_in, hidden, layers, _, conv, ksize = MODELS[name]
-    names = (["hist"] if conv else []) + (["h", "c"] if cell_kind == "lstm" else ["h"])
-    shapes = {"x": (1, n_in), "hist": (1, ksize - 1, n_in),
-              "h": (layers, 1, hidden), "c": (layers, 1, hidden)}
-    spec = [tf.TensorSpec(shapes[n], tf.float32, name=n) for n in ["x", *names]]
+    layers = MODELS[name][3]
+    shapes = state_shapes(name)
+    names = list(shapes)[1:]
+    spec = [tf.TensorSpec(shape, tf.float32, name=n) for n, shape in shapes.items()]
 
     def step(x, *state):
         feeds = {"x": x}
@@ -149,7 +149,57 @@ def check(name: str, flat: bytes, model) -> float:
     return err
 
 
+def state_shapes(name: str) -> dict[str, tuple[int, ...]]:
+    """Signature inputs of the step model :func:`convert` makes: x and the state."""
+    cell_kind, n_in, hidden, layers, _, conv, ksize = MODELS[name]
+    names = (["hist"] if conv else []) + (["h", "c"] if cell_kind == "lstm" else ["h"])
+    shapes = {"x": (1, n_in), "hist": (1, ksize - 1, n_in),
+              "h": (layers, 1, hidden), "c": (layers, 1, hidden)}
+    return {n: shapes[n] for n in ["x", *names]}
+
+
+def quick() -> int:
+    """``--quick`` (CI, no TensorFlow needed): every weight file feeds :func:`cell_weights`
+    in the shapes Keras takes, and every committed fixture has the signature
+    :func:`convert` gives (checked with the TFLite interpreter when one imports).  With
+    TensorFlow it also builds, converts and checks the first model, writing nothing."""
+    for name, (cell_kind, n_in, hidden, layers, n_out, conv, _) in MODELS.items():
+        with np.load(HERE / "weights" / f"{name}.npz") as z:
+            w = {k: z[k] for k in z.files}
+        gates = 4 if cell_kind == "lstm" else 3
+        for k in range(layers):
+            kern, rec, bias = cell_weights(cell_kind, w, k)
+            rnn_in = (conv or n_in) if k == 0 else hidden
+            assert kern.shape == (rnn_in, gates * hidden), (name, kern.shape)
+            assert rec.shape == (hidden, gates * hidden), (name, rec.shape)
+            assert bias.shape[-1] == gates * hidden, (name, bias.shape)
+        assert w["fc.weight"].shape == (n_out, hidden), name
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            print(f"{name}: weights fit; no TFLite interpreter to check the fixture")
+            continue
+        runner = Interpreter(model_path=str(HERE / "fixtures" / f"{name}_step.tflite"))
+        got = {k: tuple(map(int, d["shape"])) for k, d in
+               runner.get_signature_runner().get_input_details().items()}
+        assert got == state_shapes(name), (name, got, state_shapes(name))
+        print(f"{name}: weights fit; fixture inputs {got}")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("TensorFlow is not installed: building and converting skipped")
+        return 0
+    name = next(iter(MODELS))
+    with np.load(HERE / "weights" / f"{name}.npz") as z:
+        model = build(name, {k: z[k] for k in z.files})
+    err = check(name, convert(name, model), model)
+    print(f"{name}: |tflite - keras| {err:.1e} (not written)")
+    return 0 if err <= 1e-5 else 1
+
+
 def main(argv: list[str]) -> int:
+    if "--quick" in argv:
+        return quick()
     out_dir = HERE / "fixtures"
     out_dir.mkdir(exist_ok=True)
     for name in argv or list(MODELS):

@@ -9,11 +9,14 @@
 
 Each method adds one op, infers its output shape (:mod:`edgernn.shapes`) and
 returns the name of the output value.  Arrays passed where a value name is
-expected become constants.
+expected become constants: anything array-like (numpy arrays, nested lists, torch
+tensors, also parameters that require grad, on any device) goes through
+:func:`as_array`, which is the one place weights enter the builder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +29,20 @@ from .shapes import infer_op
 ArrayLike = Any
 
 
+def as_array(x: ArrayLike, what: str = "weight") -> np.ndarray:
+    """``x`` as a float32 numpy array.  Torch tensors are detached from autograd and
+    moved to the CPU first (``np.asarray`` refuses a tensor that requires grad)."""
+    if callable(getattr(x, "detach", None)):  # torch.Tensor / nn.Parameter, duck-typed
+        x = x.detach()
+        x = x.cpu() if callable(getattr(x, "cpu", None)) else x
+        x = x.float() if callable(getattr(x, "float", None)) else x  # bfloat16 has no numpy
+    try:
+        return np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise GraphError(f"{what}: expected an array of numbers (a numpy array, a nested list "
+                         f"or a torch tensor), got {type(x).__name__}: {e}") from None
+
+
 class GraphBuilder:
     """Accumulates values, constants and ops; :meth:`build` returns a checked Graph."""
 
@@ -36,6 +53,7 @@ class GraphBuilder:
         self._ops: list[Op] = []
         self._outputs: list[str] = []
         self._states: list[State] = []
+        self._renamed: dict[str, str] = {}  # old value name -> new, after output() renames
         self._count = 0
 
     def _fresh(self, prefix: str) -> str:
@@ -53,14 +71,14 @@ class GraphBuilder:
         name = name or self._fresh("const")
         if name in self._consts or name in self._values:
             raise GraphError(f"name {name!r} is already used")
-        self._consts[name] = Tensor.f32(name, array)
+        self._consts[name] = Tensor.f32(name, as_array(array, f"constant {name!r}"))
         return name
 
     def _ref(self, x: str | ArrayLike | None) -> str:
         if x is None:
             return ""
         if isinstance(x, str):
-            return x
+            return self._renamed.get(x, x)
         return self.const(x)
 
     def _add_value(self, name: str, shape: tuple[int, ...]) -> None:
@@ -83,6 +101,7 @@ class GraphBuilder:
         return out
 
     def _shape(self, name: str) -> tuple[int, ...]:
+        name = self._renamed.get(name, name)
         if name in self._values:
             return self._values[name].shape
         if name in self._consts:
@@ -106,22 +125,24 @@ class GraphBuilder:
              c0: ArrayLike | None = None, name: str | None = None, **attrs: Any) -> str:
         """One LSTM layer.  W (4H, I), R (4H, H or P), B (4H,) (sum both biases first),
         rows in ``gate_order`` (PyTorch "ifgo", ONNX "iofc", Keras/TFLite "ifco")."""
-        W, R = (reorder_gates(np.asarray(a), gate_order, LSTM_GATES) for a in (W, R))
-        B = None if B is None else reorder_gates(np.asarray(B), gate_order, LSTM_GATES)
+        W, R = (reorder_gates(as_array(a, f"LSTM {k}"), gate_order, LSTM_GATES)
+                for k, a in (("W", W), ("R", R)))
+        B = None if B is None else reorder_gates(as_array(B, "LSTM B"), gate_order, LSTM_GATES)
         if P is not None:
-            P = reorder_gates(np.asarray(P), peephole_order, "ifo")
+            P = reorder_gates(as_array(P, "LSTM P"), peephole_order, "ifo")
         attrs.setdefault("hidden_size", W.shape[0] // 4)
         if proj is not None:
-            attrs.setdefault("proj_size", np.shape(proj)[0])
+            proj = as_array(proj, "LSTM proj")
+            attrs.setdefault("proj_size", proj.shape[0])
         return self.add("LSTM", [x, W, R, B, P, proj, proj_bias, h0, c0], attrs, name)
 
     def gru(self, x: str, W: ArrayLike, R: ArrayLike, WB: ArrayLike | None = None,
             RB: ArrayLike | None = None, *, gate_order: str = GRU_GATES,
             h0: ArrayLike | None = None, name: str | None = None, **attrs: Any) -> str:
         """One GRU layer; PyTorch nn.GRU is gate_order="rzn", linear_before_reset=True."""
-        W, R = (reorder_gates(np.asarray(a), gate_order, GRU_GATES) for a in (W, R))
-        WB, RB = (None if v is None else reorder_gates(np.asarray(v), gate_order, GRU_GATES)
-                  for v in (WB, RB))
+        W, R, WB, RB = (None if v is None else
+                        reorder_gates(as_array(v, f"GRU {k}"), gate_order, GRU_GATES)
+                        for k, v in (("W", W), ("R", R), ("WB", WB), ("RB", RB)))
         attrs.setdefault("hidden_size", W.shape[0] // 3)
         return self.add("GRU", [x, W, R, WB, RB, h0], attrs, name)
 
@@ -129,7 +150,8 @@ class GraphBuilder:
             activation: str = "Tanh", h0: ArrayLike | None = None, name: str | None = None,
             **attrs: Any) -> str:
         """One Elman RNN layer, h' = act(W x + R h + B)."""
-        attrs.setdefault("hidden_size", np.shape(W)[0])
+        W = as_array(W, "RNN W")
+        attrs.setdefault("hidden_size", W.shape[0])
         attrs["activations"] = (activation,)
         return self.add("RNN", [x, W, R, B, h0], attrs, name)
 
@@ -211,18 +233,41 @@ class GraphBuilder:
         shape = self._shape(state)
         if self._shape(new_value) != shape:
             raise GraphError(f"state {state!r} {shape} vs {new_value!r} {self._shape(new_value)}")
-        init_name = self.const(np.broadcast_to(init, shape)) if init is not None else ""
-        self._states.append(State(state, new_value, shape, init_name))
+        init_name = (self.const(np.broadcast_to(as_array(init, f"init of {state!r}"), shape))
+                     if init is not None else "")
+        self._states.append(State(*map(self._ref, (state, new_value)), shape, init_name))
 
     def output(self, x: str, name: str | None = None) -> str:
-        """Mark a value as a graph output, optionally renaming it (an Identity op)."""
+        """Mark a value as a graph output, optionally renaming it.
+
+        The value an op produced is renamed in place (the old name stays usable);
+        an input, a state or a value that is already an output gets an Identity op."""
+        x = self._ref(x)
         if name and name != x:
-            op = Op("Identity", self._fresh("output"), (x,), (name,))
-            self._add_value(name, self._shape(x))
-            self._ops.append(op)
+            if self._is_op_output(x) and x not in self._outputs:
+                self._rename(x, name)
+            else:
+                op = Op("Identity", self._fresh("output"), (x,), (name,))
+                self._add_value(name, self._shape(x))
+                self._ops.append(op)
             x = name
         self._outputs.append(x)
         return x
+
+    def _is_op_output(self, name: str) -> bool:
+        return any(name in op.outputs for op in self._ops)
+
+    def _rename(self, old: str, new: str) -> None:
+        """Rename value ``old`` to ``new`` everywhere it is mentioned."""
+        self._add_value(new, self._shape(old))
+        del self._values[old]
+        sub = lambda names: tuple(new if n == old else n for n in names)  # noqa: E731
+        self._ops = [dataclasses.replace(op, inputs=sub(op.inputs), outputs=sub(op.outputs))
+                     for op in self._ops]
+        self._states = [dataclasses.replace(st, output=new) if st.output == old else st
+                        for st in self._states]
+        self._renamed = {k: (new if v == old else v) for k, v in self._renamed.items()}
+        self._renamed[old] = new
 
     def build(self, **metadata: Any) -> Graph:
         """The finished graph; keyword arguments become metadata (labels=..., source=...)."""

@@ -1,4 +1,4 @@
-"""The ``edgernn`` command: info, run, warmup, demo, convert.
+"""The ``edgernn`` command: info, run, warmup, demo, convert, quantize.
 
 User mistakes (a missing or corrupt file, frames of the wrong shape, a missing
 extra) print one line ``edgernn: error: ...`` and exit 2, never a traceback.
@@ -7,7 +7,9 @@ extra) print one line ``edgernn: error: ...`` and exit 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,39 +21,13 @@ from ._version import __version__
 from .errors import EdgeRNNError
 
 
-def _fmt_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     from .demo import resolve_model
-    from .info import summary
+    from .info import summary, text
     from .weightfile import load_graph
 
     info = summary(load_graph(resolve_model(args.model)))
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(f"model        {args.model}")
-    for key in ("inputs", "outputs"):
-        print(f"{key:<12} " + ", ".join(f"{k} {tuple(v)}" for k, v in info[key].items()))
-    print("layers")
-    for layer in info["layers"]:
-        macs = f"{layer['macs']:>10,} MACs" if layer["macs"] else ""
-        print(f"  {layer['name']:<24} {layer['kind']:<10} -> {tuple(layer['output'])!s:<14}{macs}")
-    print(f"parameters   {info['parameters']:,}")
-    print("weights      " + ", ".join(f"{d} {_fmt_bytes(b)}"
-                                      for d, b in info["bytes_by_dtype"].items()))
-    print(f"state        {_fmt_bytes(info['state_bytes_per_stream'])} per stream")
-    print(f"MACs/frame   {info['macs_per_frame']:,}")
-    if info["output_every"] > 1:
-        print(f"emits        every {info['output_every']} frames")
-    for k, v in info["metadata"].items():
-        print(f"{k:<12} {v}")
+    print(json.dumps(info, indent=2) if args.json else text(info, args.model))
     return 0
 
 
@@ -60,12 +36,12 @@ def read_frames(path: str) -> np.ndarray:
     p = Path(path)
     if not p.exists():
         raise EdgeRNNError(f"{path}: no such file")
-    if p.suffix == ".npy":
+    if p.suffix.lower() == ".npy":
         try:
             return np.load(p, allow_pickle=False)
         except ValueError as e:
             raise EdgeRNNError(f"{path}: not a readable .npy file ({e})") from None
-    if p.suffix in (".csv", ".txt"):
+    if p.suffix.lower() in (".csv", ".txt"):
         try:
             rows = np.genfromtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
         except ValueError as e:
@@ -80,53 +56,91 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .demo import resolve_model
     from .model import load
 
-    model = load(resolve_model(args.model))  # a file, or a bundled model's name
+    if args.output:
+        _output_format(args.output)  # refuse a wrong extension before any work
     frames = read_frames(args.input)
-    (name, shape), = model.inputs.items() if len(model.inputs) == 1 else ((None, None),)
-    if name is None:
-        raise EdgeRNNError("`edgernn run` feeds models with one input; use the Python API")
-    size = int(np.prod(shape))
-    if frames.ndim == 2 and len(shape) != 1:
-        if frames.shape[1] != size:
-            raise EdgeRNNError(f"{args.input}: {frames.shape[1]} values per row, the model's "
-                               f"input {name!r} takes frames of shape {shape} ({size} values)")
-        frames = frames.reshape(len(frames), *shape)
-    t0 = time.perf_counter()
+    t0, compiled = time.perf_counter(), _kernels_compiled()
+    model = load(resolve_model(args.model))  # a file, or a bundled model's name
+    frames = _fit_frames(model, frames, args.input)
+    if len(frames):
+        model.stream().run(frames[:1])  # loads (or compiles) the kernels: timed apart
+    t1 = time.perf_counter()
     out = model.stream().run(frames)
-    dt = time.perf_counter() - t0
+    dt = time.perf_counter() - t1
     if isinstance(out, dict):
         out = out[model.graph.outputs[0]]
     if args.output:
         _write(args.output, out)
     else:
         _print_frames(out, model.labels, args.every)
+    sys.stdout.flush()  # the table before the timing line on a shared terminal
     n = len(frames)
-    print(f"# {n} frame{'s' if n != 1 else ''} in {dt * 1e3:.1f} ms "
-          f"({dt / max(n, 1) * 1e6:.1f} µs/frame, including kernel loading)", file=sys.stderr)
+    how = "compiled now" if _kernels_compiled() > compiled else "from the cache"
+    print(f"# model and kernels ready in {(t1 - t0) * 1e3:.0f} ms ({how}); "
+          f"{n} frame{'s' if n != 1 else ''} in {dt * 1e3:.2f} ms = "
+          f"{dt / max(n, 1) * 1e6:.1f} µs/frame (run() over the whole file)", file=sys.stderr)
     return 0
+
+
+def _fit_frames(model, frames: np.ndarray, path: str) -> np.ndarray:
+    """Rows of a CSV reshaped to the model's frame shape (one-input models only)."""
+    (name, shape), = model.inputs.items() if len(model.inputs) == 1 else ((None, None),)
+    if name is None:
+        raise EdgeRNNError("`edgernn run` feeds models with one input; use the Python API")
+    size = int(np.prod(shape))
+    if frames.ndim == 2 and len(shape) != 1:
+        if frames.shape[1] != size:
+            raise EdgeRNNError(f"{path}: {frames.shape[1]} values per row, the model's "
+                               f"input {name!r} takes frames of shape {shape} ({size} values)")
+        frames = frames.reshape(len(frames), *shape)
+    return frames
+
+
+def _kernels_compiled() -> int:
+    from ._cache import COLD_NOTICE
+
+    return COLD_NOTICE.compiles
 
 
 def _rows(out: np.ndarray) -> np.ndarray:
     return out.reshape(out.shape[0], int(np.prod(out.shape[1:])))
 
 
+OUTPUT_FORMATS = (".npy", ".csv", ".txt")  # NumPy binary; comma-separated text (both)
+
+
+def _output_format(path: str) -> str:
+    """The suffix of an ``-o`` path, refused unless it names a format ``run`` writes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise EdgeRNNError(f"-o {path}: unknown output format {suffix or '(no extension)'!r}; "
+                           f"name the file .npy (NumPy binary) or .csv/.txt (text)")
+    return suffix
+
+
 def _write(path: str, out: np.ndarray) -> None:
-    """.csv as text, anything else as .npy written to exactly that path."""
+    """.csv/.txt as comma-separated text, .npy as NumPy binary, to exactly that path."""
     try:
-        if path.endswith(".csv"):
-            np.savetxt(path, _rows(out), delimiter=",", fmt="%.7g")
-        else:
+        if _output_format(path) == ".npy":
             with open(path, "wb") as f:
                 np.save(f, out)
+        else:
+            np.savetxt(path, _rows(out), delimiter=",", fmt="%.7g")
     except OSError as e:
         raise EdgeRNNError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _print_frames(out: np.ndarray, labels: list[str] | None, every: int) -> None:
     flat = _rows(out)
+    named = bool(labels) and len(labels) == flat.shape[1]
+    if named:
+        print(f"{'frame':>6}  {'label':<16} score")
+    else:
+        more = f" (first 16 of {flat.shape[1]})" if flat.shape[1] > 16 else ""
+        print(f"{'frame':>6}  outputs{more}")
     for t in range(0, len(flat), max(every, 1)):
         row = flat[t]
-        if labels and len(labels) == row.size:
+        if named:
             k = int(np.argmax(row))
             print(f"{t:6d}  {labels[k]:<16} {row[k]:.4f}")
         else:
@@ -135,10 +149,14 @@ def _print_frames(out: np.ndarray, labels: list[str] | None, every: int) -> None
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    from .warmup import warmup
+    from .warmup import Progress, warmup
 
     t0 = time.perf_counter()
-    compiled = warmup(args.models)
+    progress = Progress(sys.stderr)
+    try:
+        compiled = warmup(args.models, progress)
+    finally:
+        progress.close()
     from .kernels import CACHE_DIR
 
     print(f"{compiled} kernel signatures ready in {time.perf_counter() - t0:.1f} s "
@@ -152,15 +170,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run(args.model, args.limit)
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
-    return args.convert_run(args)
+def cmd_toolchain(args: argparse.Namespace) -> int:
+    return args.toolchain_run(args)
 
 
-def _add_convert(sub) -> None:
-    p = sub.add_parser("convert", help="convert an ONNX/TFLite model to .ern "
-                                       "(needs: pip install 'edgernn[convert]')")
+#: commands whose options live in the converters: name -> (help, module, function that adds
+#: the arguments).  They are imported only when the command is used (the others start fast).
+TOOLCHAIN = {
+    "convert": ("convert an ONNX or TFLite model to .ern (needs: pip install "
+                "'edgernn[convert]')", "cli", "add_arguments"),
+    "quantize": ("quantize a .ern model: fp16, int8, int8-full or int4, with accuracy "
+                 "reports (needs: pip install 'edgernn[convert]')", "quantize.cli",
+                 "add_command"),
+}
+
+
+def _add_toolchain(sub, name: str, full: bool) -> None:
+    """A converters command; its options load only when it is the command (``full``)."""
+    text, module, adder = TOOLCHAIN[name]
+    p = sub.add_parser(name, help=text, description=text)
+    if not full:
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        return
     try:
-        from .converters import cli as conv_cli
+        mod = importlib.import_module(f".converters.{module}", __package__)
     except ImportError as e:
         missing = getattr(e, "name", None) or str(e)
 
@@ -168,25 +201,32 @@ def _add_convert(sub) -> None:
             raise EdgeRNNError(f"the converters need extra packages ({missing} is missing): "
                                f"pip install 'edgernn[convert]'")
 
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=cmd_convert, convert_run=unavailable)
+        p.add_argument("rest", nargs=argparse.REMAINDER, help="the converter's arguments")
+        p.set_defaults(func=cmd_toolchain, toolchain_run=unavailable)
         return
-    conv_cli.add_arguments(p)
-    p.set_defaults(func=cmd_convert, convert_run=conv_cli.run)
+    getattr(mod, adder)(p)
+    p.set_defaults(func=cmd_toolchain, toolchain_run=mod.run)
 
 
-def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgernn", description="Streaming RNN inference.")
+MODEL_HELP = "a .ern file, or a bundled model's name (gesture)"
+
+
+def build_parser(with_convert: bool | str = True) -> argparse.ArgumentParser:
+    """The whole command line; ``with_convert`` (True, or one toolchain command's name)
+    loads the converters' own options."""
+    parser = argparse.ArgumentParser(prog="edgernn", description="Streaming RNN inference "
+                                     "on small CPUs. `edgernn COMMAND --help` for more.")
     parser.add_argument("--version", action="version", version=f"edgernn {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="describe a .ern model")
-    p.add_argument("model")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("info", help="describe a .ern model: inputs, outputs, layers, sizes")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("run", help="stream frames from a file through a model")
-    p.add_argument("model", help="a .ern file, or a bundled model's name (gesture)")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--input", "-i", required=True, help="frames: .npy (T, ...) or .csv")
-    p.add_argument("--output", "-o", help="write outputs to .npy or .csv instead of printing")
+    p.add_argument("--output", "-o", help="write outputs to .npy (NumPy binary) or .csv "
+                                          "(text) instead of printing them")
     p.add_argument("--every", type=int, default=1, help="print every N-th frame")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("warmup", help="compile and cache every kernel (run once at install)")
@@ -197,27 +237,32 @@ def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--model", help="another .ern taking 6-channel IMU frames")
     p.add_argument("--limit", type=int, help="only the first N recordings")
     p.set_defaults(func=cmd_demo)
-    if with_convert:
-        _add_convert(sub)
+    for name in TOOLCHAIN:
+        _add_toolchain(sub, name, with_convert is True or with_convert == name)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(with_convert=bool(argv) and argv[0] == "convert")
+    command = _command(argv)
+    parser = build_parser(with_convert=command if command in TOOLCHAIN else False)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        rc = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # `edgernn demo | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (EdgeRNNError, OSError) as e:
         print(f"edgernn: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `edgernn demo | head`: the reader left, nothing is wrong
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

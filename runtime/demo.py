@@ -166,8 +166,13 @@ def _header(model: Any, path: str, n: int, frames: int) -> None:
           + (f" at {rate:g} Hz" if rate else ""))
     if meta.get("source"):
         print(f"           {meta['source']}")
-    print(f"recordings {n} held-out BasicMotions test recordings, {frames} frames each")
-    print("kernels    ", end="", flush=True)
+    print(f"recordings {plural(n, 'held-out BasicMotions test recording')}, "
+          f"{plural(frames, 'frame')} each", flush=True)
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _labels(model: Any, classes: int, true_labels: list[str]) -> list[str]:
@@ -186,16 +191,18 @@ def run(model_arg: str | None = None, limit: int | None = None) -> int:
     truth = [str(data["labels"][k]) for k in y]
     rate = float(model.metadata.get("sample_rate_hz") or 0) or None
     _header(model, model.source or model_arg or DEFAULT_MODEL, len(x), x.shape[1])
+    from ._cache import COLD_NOTICE
+
+    compiles = COLD_NOTICE.compiles
     ready = warm_up(model, x)
-    how = ("compiled now and cached; `edgernn warmup` does this at install time" if ready > 1
-           else "from the cache")
-    print(f"ready in {ready:.2f} s ({how})\n", flush=True)
+    how = ("compiled now and cached; `edgernn warmup` does this at install time"
+           if COLD_NOTICE.compiles > compiles else "from the cache")
+    print(f"kernels    ready in {ready:.2f} s ({how})\n", flush=True)
     probs, us = stream_recordings(model, x)
     probs = probs.reshape(len(x), x.shape[1], -1)
     labels = _labels(model, probs.shape[-1], [str(v) for v in data["labels"]])
     def secs(n: int) -> str:
-        frames = f"{n} frame{'s' if n != 1 else ''}"
-        return f"{frames} ({n / rate:.1f} s)" if rate else frames
+        return f"{plural(n, 'frame')} ({n / rate:.1f} s)" if rate else plural(n, "frame")
 
     correct, settle = _table(probs, truth, labels, secs)
     med = round(float(np.median(settle[correct]))) if correct.any() else 0
@@ -204,7 +211,7 @@ def run(model_arg: str | None = None, limit: int | None = None) -> int:
     steps, batch_us = us.reshape(-1), batch_latency(model, x)
     print(f"latency    step(): {np.median(steps):.1f} µs per frame (median; p99 "
           f"{np.percentile(steps, 99):.1f} µs) over {steps.size} frames, one stream at a time")
-    print(f"           {len(y)} streams batched: {batch_us:.1f} µs per step() = "
+    print(f"           {plural(len(y), 'stream')} batched: {batch_us:.1f} µs per step() = "
           f"{batch_us / len(y):.2f} µs per stream-frame")
     return 0
 

@@ -3,14 +3,20 @@
 Kernels are specialized on argument types, not sizes: one tiny graph that uses
 every op kind, stepped once and run once, compiles every signature the runtime
 uses.  ``edgernn warmup`` calls this at install time (a Pi compiles several
-times slower than a workstation).
+times slower than a workstation), with :class:`Progress` showing how many of the
+entry kernels (:func:`entry_kernels`) are ready: a bar on a terminal, one line per
+kernel otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 import numpy as np
+from numba.core import event
 
 from .builder import GraphBuilder
 from .ir import Graph
@@ -36,7 +42,8 @@ def kitchen_sink() -> Graph:
     g = b.gather(fm, [1, 0], axis=0)
     red = b.reduce("Max", b.pad(g, (0, 1, 0, 1)), axes=(0, 1), keepdims=True)
     mean = b.reduce("Mean", b.concat([fm, g], axis=0), axes=(0,))
-    out = b.concat([b.reshape(s, (4,)), b.reshape(red, (1,)), mean, r(1)], axis=0)
+    plain = b.dense(mean, r(2, 4))  # unfused: its own kernel, not only inside dense_act
+    out = b.concat([b.reshape(s, (4,)), b.reshape(red, (1,)), mean, plain, r(1)], axis=0)
     b.output(b.softmax(out), "y")
     return b.build()
 
@@ -51,11 +58,11 @@ def looped() -> Graph:
     return b.build()
 
 
-def warmup(models: Iterable[str] = ()) -> int:
-    """Compile every kernel (and run each given model once); return signatures compiled."""
+def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
+    """Each unit of warmup work: the built-in graphs in every frame layout, then the models."""
     from .model import Model, load
 
-    for graph in (kitchen_sink(), looped()):
+    def exercise(graph: Graph) -> None:
         m = Model(graph)
         x = np.zeros((5, *m.inputs["x"]), np.float32)
         ro = x.copy()
@@ -67,11 +74,99 @@ def warmup(models: Iterable[str] = ()) -> int:
             m.stream().step(frames[0])
             m.stream().run(frames)
         m.streams(2).run(np.zeros((5, 2, *m.inputs["x"]), np.float32))
-    for path in models:
+
+    def one_frame(path: str) -> None:
         model = load(path)
-        s = model.stream()
-        s.step({k: np.zeros(v, np.float32) for k, v in model.inputs.items()})
+        model.stream().step({k: np.zeros(v, np.float32) for k, v in model.inputs.items()})
+
+    return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped)]
+            + [lambda p=p: one_frame(p) for p in models])
+
+
+Report = Callable[[int, int, str, bool], None]
+
+
+def warmup(models: Iterable[str] = (), progress: Report | None = None) -> int:
+    """Compile every kernel (and run each given model once); return signatures compiled.
+
+    ``progress(ready, total, name, done)`` follows the entry kernels: ``done=False``
+    when kernel ``name`` starts compiling, ``done=True`` when it is ready (compiled
+    now or loaded from the cache); ``ready`` of ``total`` are ready."""
+    from ._cache import COLD_NOTICE
+
+    kernels = entry_kernels()
+    ready: set[int] = set()
+    report = progress or (lambda *_: None)
+
+    def started(dispatcher: object) -> None:
+        if any(k is dispatcher for k in kernels) and id(dispatcher) not in ready:
+            report(len(ready), len(kernels), dispatcher.py_func.__name__, False)
+
+    def check() -> None:
+        for k in kernels:
+            if id(k) not in ready and k.signatures:
+                ready.add(id(k))
+                report(len(ready), len(kernels), k.py_func.__name__, True)
+
+    listener = _CompileListener(started, check)
+    event.register("numba:compile", listener)
+    quiet, COLD_NOTICE.enabled = COLD_NOTICE.enabled, False  # the progress says it all
+    try:
+        for stage in _stages(models):
+            stage()
+            check()
+    finally:
+        event.unregister("numba:compile", listener)
+        COLD_NOTICE.enabled = quiet
     return compiled_signatures()
+
+
+class _CompileListener(event.Listener):
+    """``started(dispatcher)`` when numba starts compiling a function, ``ended()`` after."""
+
+    def __init__(self, started: Callable[[object], None], ended: Callable[[], None]) -> None:
+        self.started, self.ended = started, ended
+
+    def on_start(self, ev: event.Event) -> None:
+        self.started(ev.data["dispatcher"])
+
+    def on_end(self, ev: event.Event) -> None:
+        self.ended()
+
+
+class Progress:
+    """Shows ``warmup`` progress on ``stream``: a bar redrawn in place on a terminal
+    (with the kernel compiling now), otherwise one plain line per ready kernel."""
+
+    WIDTH = 20
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.t0 = time.perf_counter()
+        self.drawn = False
+
+    def __call__(self, ready: int, total: int, name: str, done: bool = True) -> None:
+        secs = time.perf_counter() - self.t0
+        if self.tty:
+            fill = self.WIDTH * ready // max(total, 1)
+            bar = "#" * fill + "-" * (self.WIDTH - fill)
+            what = name if done else f"compiling {name}"
+            self.stream.write(f"\rwarmup [{bar}] {ready}/{total} kernels {secs:5.1f} s  "
+                              f"{what:<24.24}")
+        elif done:
+            self.stream.write(f"warmup {ready:{len(str(total))}d}/{total} {name} "
+                              f"({secs:.1f} s)\n")
+        else:
+            return
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """End the bar's line (a terminal only)."""
+        if self.tty and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def entry_kernels() -> list:

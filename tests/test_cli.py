@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,9 +60,13 @@ def test_run_npy_and_csv_match_the_python_api(model_path, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, atol=1e-6)
     cli("run", model_path, "-i", tmp_path / "x.csv", "-o", tmp_path / "y.csv", check=True)
     np.testing.assert_allclose(np.loadtxt(tmp_path / "y.csv", delimiter=","), want, atol=1e-5)
-    printed = cli("run", model_path, "-i", tmp_path / "x.npy", check=True).stdout.splitlines()
+    header, *printed = cli("run", model_path, "-i", tmp_path / "x.npy",
+                           check=True).stdout.splitlines()
+    assert header.split() == ["frame", "label", "score"]
     labels = ["yes", "no", "up"]
     assert [line.split()[1] for line in printed] == [labels[k] for k in want.argmax(1)]
+    assert [int(line.split()[0]) for line in printed] == list(range(12))
+    assert [float(line.split()[2]) for line in printed] == pytest.approx(want.max(1), abs=1e-4)
 
 
 @pytest.mark.parametrize("corrupt", ["truncate", "flip", "garbage", "empty"])
@@ -99,3 +108,92 @@ def test_missing_files_clear_error(model_path, tmp_path):
 def test_warmup_compiles_every_entry_kernel(tmp_path):
     out = cli("warmup", check=True).stdout
     assert int(out.split()[0]) >= 14  # every entry kernel at least once
+
+
+# --- output formats (-o), closed pipes, what run/warmup report -------------------------
+
+@pytest.mark.parametrize("name", ["out.dat", "out", "out.npz", "out.json"])
+def test_run_refuses_an_output_it_cannot_write_as_named(model_path, tmp_path, name):
+    np.save(tmp_path / "x.npy", np.zeros((3, 6), np.float32))
+    r = cli("run", model_path, "-i", tmp_path / "x.npy", "-o", tmp_path / name)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("edgernn: error: ") and ".npy" in r.stderr and ".csv" in r.stderr
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("name", ["y.txt", "Y.CSV"])
+def test_run_writes_text_to_text_files(model_path, tmp_path, name):
+    x = np.random.default_rng(2).standard_normal((5, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    cli("run", model_path, "-i", tmp_path / "x.npy", "-o", tmp_path / name, check=True)
+    text = (tmp_path / name).read_text()  # text, not NumPy's binary header
+    assert not text.startswith("\x93NUMPY")
+    want = edgernn.load(model_path).stream().run(x)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / name, delimiter=","), want, atol=1e-6)
+
+
+def shell(script: str, cwd) -> subprocess.CompletedProcess:
+    """A real shell pipeline; the exit code of ``edgernn`` (the first command) is the
+    last line of stderr (PIPESTATUS)."""
+    env_path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    return subprocess.run(["bash", "-c", f"{script}; echo \"rc=${{PIPESTATUS[0]}}\" >&2"],
+                          cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": env_path})
+
+
+@pytest.mark.parametrize("command", ["run model.ern -i x.npy", "info model.ern",
+                                     "demo --limit 2"])
+def test_a_closed_pipe_ends_quietly(model_path, tmp_path, command):
+    shutil.copy(model_path, tmp_path / "model.ern")
+    # 20000 rows print ~600 KB: far more than a pipe holds, so the writer must meet the
+    # closed pipe (a small output could fit in the pipe before `head` exits).
+    np.save(tmp_path / "x.npy", np.zeros((20000, 6), np.float32))
+    r = shell(f"python -m edgernn.cli {command} | head -1", tmp_path)
+    assert r.stdout.count("\n") == 1
+    assert r.stderr.splitlines()[-1] == "rc=0", r.stderr
+    assert "rror" not in r.stderr and "Traceback" not in r.stderr and "Broken" not in r.stderr
+
+
+def test_run_reports_load_time_apart_from_time_per_frame(model_path, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((200, 6), np.float32))
+    r = cli("run", model_path, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy", check=True)
+    m = re.search(r"ready in (\d+) ms \((compiled now|from the cache)\); 200 frames in "
+                  r"([\d.]+) ms = ([\d.]+) µs/frame", r.stderr)
+    assert m, r.stderr
+    assert float(m[4]) == pytest.approx(float(m[3]) * 1e3 / 200, rel=0.05, abs=0.1)
+    assert float(m[3]) < float(m[1]) or float(m[1]) == 0  # loading is not in the frame time
+
+
+def test_warmup_shows_progress_as_plain_lines_when_piped():
+    from edgernn.warmup import entry_kernels
+
+    r = cli("warmup", check=True)
+    lines = r.stderr.splitlines()
+    total = len(entry_kernels())
+    assert [ln.split()[1] for ln in lines] == [f"{k}/{total}" for k in range(1, total + 1)]
+    assert "\r" not in r.stderr
+    assert {ln.split()[2] for ln in lines} == {k.py_func.__name__ for k in entry_kernels()}
+
+
+def test_warmup_draws_a_bar_on_a_terminal():
+    from edgernn.warmup import entry_kernels
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "edgernn.cli", "warmup"], stdin=slave,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], 300)[0]:  # a hung child fails below, not here
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    total = len(entry_kernels())
+    text = seen.decode()
+    assert text.count("\r") >= total and f"] {total}/{total} kernels" in text, text
+    assert "#" * 20 in text and proc.stdout.read().split()[0].isdigit()

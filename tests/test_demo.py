@@ -167,3 +167,10 @@ def test_run_bundled_model_by_name(tmp_path, samples, model):
     np.testing.assert_allclose(np.load(out), model.run(rec), atol=1e-6, rtol=0)
     r = _cli("run", "no_such_model", "-i", str(csv))
     assert r.returncode == 2 and "no bundled model" in r.stderr
+
+
+def test_demo_counts_one_recording_in_the_singular():
+    r = _cli("demo", "--limit", "1")
+    assert r.returncode == 0, r.stderr
+    assert "recordings 1 held-out BasicMotions test recording, 100 frames each" in r.stdout
+    assert "1 stream batched" in r.stdout and "1 streams" not in r.stdout

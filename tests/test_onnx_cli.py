@@ -78,6 +78,8 @@ def test_labels_and_metadata_are_stored_and_used(tmp_path):
     run = subprocess.run([sys.executable, "-m", "edgernn.cli", "run", str(dst), "-i",
                           str(tmp_path / "x.npy")], capture_output=True, text=True, timeout=300)
     want = [m.labels[k] for k in m.stream().run(x).argmax(1)]
-    assert [line.split()[1] for line in run.stdout.splitlines()] == want
+    header, *rows = run.stdout.splitlines()
+    assert header.split() == ["frame", "label", "score"]
+    assert [line.split()[1] for line in rows] == want
     r = convert_cli(str(FIXTURES / "torch_crnn_op13.onnx"), "-o", str(dst), "--labels", "a,b")
     assert r.returncode == 0 and "2 labels given but output 'y' has 4 values" in r.stdout

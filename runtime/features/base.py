@@ -142,9 +142,9 @@ class FrontEnd:
 def direct(kernel: Any) -> Callable[..., Any]:
     """``kernel`` called through numba's dispatcher once, then through the compiled
     overload for those argument types (skips ~0.05 µs of type dispatch per argument)."""
-    from ..bindings import _direct  # the core's helper; imported late: it loads every kernel
+    from ..bindings import direct as core_direct  # the core's helper, shared
 
-    return _direct(kernel)
+    return core_direct(kernel)
 
 
 @kernel

@@ -165,32 +165,28 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
     """y (+)= x @ W.T (+ b) for int4 weights in groups along the input axis.
 
     wq i8[O, G*g/2]: two signed int4 per byte; within each group of g values, byte i
-    holds element i in its low nibble and element i + g/2 in its high nibble; rows are
-    padded to whole groups with zeros; gs f32[O, G] the scale of each group;
-    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N,
-    G*g + G*g] whose first G*g columns hold x (zero past I) and the rest the unpacked
-    weight row; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
+    holds element i in its low nibble and element i + g/2 in its high nibble (so both
+    halves read x contiguously); rows padded to whole groups with zeros; gs f32[O, G]
+    the scale of each group; x f32[N, I] (I <= G*g) quantized per row to int8 on the
+    fly (scratch xq i8[>=N, >=G*g], zero past I; sx f32[>=N]); b f32[O] or [0];
+    y f32[N, O].  int32 per group.
     """
     n_rows, n_in = x.shape
     n_out, n_groups = gs.shape
-    width = 2 * wq.shape[1]  # G * g
-    g = width // n_groups
-    h = g // 2
+    h = wq.shape[1] // n_groups  # bytes per group = g / 2
     quantize_rows(x, xq[:, :n_in], sx)
-    row = xq[0, width:]  # the unpacked weight row (scratch beyond the quantized x)
     has_bias = b.shape[0] > 0
     for o in range(n_out):
-        for j in range(n_groups):
-            for i in range(h):
-                v = np.int32(wq[o, j * h + i])
-                row[j * g + i] = np.int8(np.int32(v << 28) >> 28)  # low nibble, signed
-                row[j * g + h + i] = np.int8(v >> 4)  # high nibble, signed
         for n in range(n_rows):
             total = _ZERO
             for j in range(n_groups):
                 acc = np.int32(0)
-                for k in range(g):
-                    acc = np.int32(acc + np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k]))
+                base = 2 * h * j
+                for i in range(h):
+                    v = np.int32(wq[o, h * j + i])
+                    lo = np.int32(np.int32(v << 28) >> 28)  # sign-extended low nibble
+                    acc = np.int32(acc + lo * np.int32(xq[n, base + i])
+                                   + np.int32(v >> 4) * np.int32(xq[n, base + h + i]))
                 total += np.float32(acc) * gs[o, j]
             v = total * sx[n] + (b[o] if has_bias else _ZERO)
             y[n, o] = y[n, o] + v if accumulate else v
@@ -199,7 +195,7 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 # --- packed weights: one call for every storage type --------------------------------------
 # A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
 # (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
-# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, 2 Kp], sx f32[N])  for int4 groups (Kp = G * group),
+# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, Kp], sx f32[N])  for int4 groups (Kp = G * group),
 # where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
 # The recurrent kernels take packed weights, so one kernel source serves every precision;
 # numba compiles a specialization per pack type.
