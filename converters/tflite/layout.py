@@ -55,11 +55,9 @@ def reshaped(ctx: Context, x: Meta, shape: tuple[int, ...], what: str) -> Meta:
             raise Refuse(f"{what} merges the time axis with other axes ({list(x.shape)} -> "
                          f"{list(shape)}); time must stay an axis of its own")
         time = cands[0]
-    if x.batch is not None:
-        lo, hi = (0, time) if time is not None and x.batch < x.time else (
-            (time + 1, len(shape)) if time is not None else (0, len(shape)))
-        ones = [j for j in range(lo, hi) if shape[j] == 1]
-        batch = ones[0] if ones and (x.time is not None or len(shape) > 1) else None
+    if x.batch is not None and (x.time is not None or len(shape) > 1):
+        ones = [j for j in range(len(shape)) if shape[j] == 1 and j != time]
+        batch = ones[0] if ones else None
     out = x.with_(shape=tuple(shape), time=time, batch=batch, perm=None, value="")
     return out.with_(value=ctx.reshape(x, out.frame))
 

@@ -83,6 +83,11 @@ def while_(ctx: Context, op: Operator) -> None:
     from .importer import convert_ops
 
     bctx = Context(model, bi, ctx.em, prefix=f"{ctx.prefix}while{op.index}/")
+    sched = {(outer[k].stride, outer[k].delay, outer[k].tail) for k in seqs}
+    if len(sched) != 1:
+        raise Refuse("the loop's sequences come at different frame rates")
+    bctx.sched = sched.pop()
+    start, first_state = len(ctx.em.ops), len(ctx.em.states)
     used = {i for o in body.operators for i in o.inputs}
     states: list[tuple[int, str, Meta | None]] = []
     for k in range(n):
@@ -100,6 +105,28 @@ def while_(ctx: Context, op: Operator) -> None:
             states.append(_carried(ctx, bctx, op, k, b_in in used))
     convert_ops(bctx, hooks={"GATHER": gather_frame, "ADD": count})
     _outputs(ctx, bctx, op, states, counters, trips, outer)
+    _fold(ctx, op, start, ctx.em.states[first_state:], bctx.sched)
+
+
+def _fold(ctx: Context, op: Operator, start: int, states: list, sched: tuple) -> None:
+    """A float cell becomes the IR's recurrent op; a hybrid one stays spelled out (its
+    per-step quantization is exact only there) unless its input is delayed or strided."""
+    from .cells import fold_loop
+
+    hybrid = any(o.kind == "HybridDense" for o in ctx.em.ops[start:])
+    late = sched[:2] != (1, 0)
+    if states and (late or not hybrid):
+        kind = fold_loop(ctx.em, start, states)
+        if kind and hybrid:
+            ctx.em.notes.append(f"the hybrid {kind} of WHILE operator {op.index} follows a "
+                                "delayed/strided input, so it runs as one op whose int8 "
+                                "weights see symmetrically quantized inputs (TFLite: "
+                                "asymmetric): results differ by that rounding")
+        if kind:
+            return
+    if late:
+        raise Refuse("a loop after a delayed or strided conv must be an LSTM, GRU or RNN "
+                     "cell edgernn recognizes (graph state runs every frame)")
 
 
 def _carried(ctx: Context, bctx: Context, op: Operator, k: int, used: bool):
@@ -109,7 +136,8 @@ def _carried(ctx: Context, bctx: Context, op: Operator, k: int, used: bool):
     t = bctx.tensor(bctx.sg.inputs[k])
     init = ctx.meta(op.inputs[k])
     batch = 0 if len(t.shape) >= 2 and t.shape[0] == 1 else None
-    m = Meta(t.shape, q=value_q(t), batch=batch)
+    st, de, ta = bctx.sched
+    m = Meta(t.shape, q=value_q(t), batch=batch, stride=st, delay=de, tail=ta)
     var = bound_variable(ctx, op, k)
     if var is not None:
         bctx.put(bctx.sg.inputs[k], init)
@@ -171,7 +199,8 @@ def gather_frame(ctx: Context, op: Operator) -> bool:
     seq: Meta = ins[0].extra
     shape = seq.shape[1:]
     batch = None if seq.batch is None else seq.batch - 1
-    m = Meta(shape, value=ctx.value(seq), q=seq.q, batch=batch)
+    m = Meta(shape, value=ctx.value(seq), q=seq.q, batch=batch, stride=seq.stride,
+             delay=seq.delay, tail=seq.tail)
     ctx.put(op.outputs[0], m)
     return True
 
