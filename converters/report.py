@@ -6,7 +6,8 @@ report reads:
 * ``source``, ``source_format``, ``source_version``, ``producer``;
 * ``source_inputs``: ``{name: {dims, time, batch, how}}`` (time/batch: source axes);
 * ``source_outputs``: ``{name: {value, time, batch, reduced, stride, delay, tail, shape}}``;
-* ``source_states``: ``{input: {output, mode ("internal"/"graph"), dims[, ops]}}``.
+* ``source_states``: ``{input: {output, mode ("internal"/"graph"), dims[, ops]}}``;
+* ``notes``: anything else the importer wants the report to say.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class ConversionReport:
 
 
 def conversion_notes(graph: Graph) -> list[str]:
-    """Delays, strides and dropped tails of the outputs; labels that do not fit."""
-    return _timing_notes(graph) + _label_notes(graph)
+    """Delays, strides and dropped tails of the outputs; labels that do not fit; what the
+    importer noted (metadata ``notes``)."""
+    return _timing_notes(graph) + _label_notes(graph) + list(graph.metadata.get("notes", []))
 
 
 def _timing_notes(graph: Graph) -> list[str]:

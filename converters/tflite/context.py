@@ -112,7 +112,10 @@ class Context:
         return name
 
     def add_const(self, array, hint: str) -> str:
-        return self.em.add_const(array, hint)
+        a = np.asarray(array)
+        if a.ndim == 0 and a.dtype.kind == "f":  # a scalar frame (numpy would make it 1-D)
+            return self.add_tensor(Tensor(hint, np.array(a, np.float32), "f32", ()))
+        return self.em.add_const(a, hint)
 
     def add_tensor(self, t: Tensor) -> str:
         name = self.em.fresh(f"{self.em.node_name}:{t.name}" if self.em.node_name else t.name)
@@ -176,4 +179,4 @@ class Context:
             if ax is not None and a.shape[ax] != 1:
                 raise Refuse(f"{what}: the constant varies along the {name} axis")
         a = a.reshape([a.shape[i] for i in m.frame_axes])
-        return np.ascontiguousarray(a.transpose(m.layout))
+        return np.array(a.transpose(m.layout), order="C")  # (keeps a 0-d array 0-d)

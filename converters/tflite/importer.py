@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from edgernn.ir import Graph, GraphError, Value
 from edgernn.shapes import check_graph
 
@@ -242,6 +240,12 @@ def _metadata(model: TFLModel, label: str, specs: list[InputSpec], out_info: dic
                                    "how": s.how} for s in specs},
         "source_outputs": out_info,
         "source_states": {},
-        "tflite_states": [f"{s.input} ({int(np.prod(s.shape))} values)" for s in states],
-        "tflite_notes": list(notes),
+        "notes": [_state_note(s) for s in states] + list(notes),
     }
+
+
+def _state_note(s) -> str:
+    what = (f"variable {s.input[6:]!r}" if s.input.startswith("state:") else
+            f"recurrent state {s.input!r}")
+    return (f"state: {what}, {list(s.shape)}, carried from step to step inside the stream "
+            f"(reset() restores its initial value)")

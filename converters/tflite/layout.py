@@ -196,8 +196,11 @@ def sliced(ctx: Context, x: Meta, spec, what: str) -> Meta:
     if len(keep) == len(spec):
         return cur
     remap = {a: k for k, a in enumerate(keep)}
-    out = cur.with_(shape=tuple(cur.shape[a] for a in keep), time=remap.get(cur.time),
-                    batch=remap.get(cur.batch), perm=None)
+    shape, time = tuple(cur.shape[a] for a in keep), remap.get(cur.time)
+    batch = remap.get(cur.batch)
+    if batch is None and cur.batch is not None:  # the batch axis went: take a size-1 one
+        batch = next((j for j, d in enumerate(shape) if d == 1 and j != time), None)
+    out = cur.with_(shape=shape, time=time, batch=batch, perm=None)
     return out.with_(value=ctx.reshape(cur, out.frame))
 
 
