@@ -1,6 +1,7 @@
-"""Float32 matrix kernels: the dense layer and the recurrent matrix-vector product.
+"""Matrix kernels: the dense layer and the recurrent matrix-vector product, float32
+(:func:`dense`, :func:`gemm_add`, :func:`gemv_add`) and int8 (:func:`qmatmul`).
 
-Both process 4 weight rows per pass: the reduction over the inner axis is one
+All process 4 weight rows per pass: the reduction over the inner axis is one
 loop with 4 accumulators, which LLVM vectorizes (``fastmath`` reassoc/contract)
 into 4 vector accumulators, so each load of ``x[k]`` feeds 4 FMAs.  Weights are
 row-major ``(out, in)`` (PyTorch / ONNX Gemm ``transB=1`` layout).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
+from .fixedpoint import mbqm, wrap32
 
 _ZERO = np.float32(0.0)
 
@@ -96,3 +98,34 @@ def gemv_add(w, v, out):
         for k in range(n_in):
             a0 += w[o, k] * v[k]
         out[o] += a0
+
+
+@kernel
+def _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate):
+    """y[n, o] = clamp(mbqm(acc, qm[o]) + zp (+ y[n, o] if accumulate), lo, hi)."""
+    v = mbqm(wrap32(acc), qm[o, 0], qm[o, 1]) + zp
+    if accumulate:
+        v += y[n, o]
+    y[n, o] = max(min(v, hi), lo)
+
+
+@kernel
+def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate):
+    """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[o]) + zp (+ y[n, o]), lo, hi).
+
+    x i8[N, K]; w i8[O, K]; bias i32[O] with the input zero point folded in
+    (``b - zp_x * sum_k w[o, k]``); qm i64[O, 2] (multiplier, shift) per output row;
+    zp, lo, hi i64; y i8 or i16 [N, O].  accumulate: y's previous value is added
+    before the clamp (TFLite's LSTM gate matmuls).  This is TFLite's int8
+    FULLY_CONNECTED (per-tensor or per-channel) and MatrixBatchVectorMultiplyAccumulate.
+    One row per pass (``acc = int32(acc + int32(w) * int32(x))``): x86 vectorizes it
+    to vpmaddwd, aarch64 to sdot/smlal; four interleaved rows give vpmulld instead.
+    """
+    n_rows, n_in = x.shape
+    n_out = w.shape[0]
+    for o in range(n_out):
+        for n in range(n_rows):
+            acc = np.int32(0)
+            for k in range(n_in):
+                acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[n, k]))
+            _qstore(y, n, o, np.int64(acc) + bias[o], qm, zp, lo, hi, accumulate)

@@ -1,0 +1,218 @@
+"""TFLite / gemmlowp fixed-point arithmetic, exact, for the integer kernels.
+
+Every function is a scalar numba function (inlined into the kernels' loops) that
+reproduces one TFLite or gemmlowp primitive bit for bit.  Values travel as int64
+holding the int16/int32 value the C++ code would hold; where C++ wraps (plain
+``+``/``-`` on int16 fixed-point raws) we wrap with :func:`wrap16`.  Sources:
+``tensorflow/lite/kernels/internal/common.{h,cc}`` (double-rounding
+MultiplyByQuantizedMultiplier: TFLITE_SINGLE_ROUNDING is off in the TFLite/LiteRT
+wheels, checked against the interpreter in tests/test_qint_tflite.py) and
+``gemmlowp/fixedpoint/fixedpoint.h`` (exp, logistic, tanh on int16 raws, which the
+integer LSTM uses for its gates: Q3.12 in, Q0.15 out).
+
+:func:`quantize_multiplier` (plain Python, bind time) is TFLite's QuantizeMultiplier.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import kernel
+
+_I32_MIN = -2147483648
+_I32_MAX = 2147483647
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite QuantizeMultiplier: ``real ~= m * 2**(s - 31)``, m in [2**30, 2**31).
+
+    Returns (m, s) as Python ints; 0 -> (0, 0); tiny values flush to (0, 0).
+    ``real`` is taken as a C double (pass float32 products through float() first
+    when TFLite computes them in float).
+    """
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = _round_half_away(q * (1 << 31))
+    if q_fixed == 1 << 31:
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def _round_half_away(x: float) -> int:
+    """std::round: halves away from zero."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+@kernel
+def wrap16(x):
+    """x (int) wrapped to int16, as a C++ int16_t conversion does."""
+    return np.int64(np.int16(x))
+
+
+@kernel
+def wrap32(x):
+    """x (int) wrapped to int32."""
+    return np.int64(np.int32(x))
+
+
+@kernel
+def sat16(x):
+    """x clamped to [-32768, 32767]."""
+    return max(min(x, np.int64(32767)), np.int64(-32768))
+
+
+@kernel
+def sat8(x):
+    """x clamped to [-128, 127]."""
+    return max(min(x, np.int64(127)), np.int64(-128))
+
+
+@kernel
+def _trunc_shift(x, n):
+    """C++ ``x / 2**n`` on an int64 (truncates toward zero)."""
+    if x >= 0:
+        return x >> n
+    return -((-x) >> n)
+
+
+@kernel
+def srdhm32(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32: round(a*b / 2**31)."""
+    if a == b and a == _I32_MIN:
+        return np.int64(_I32_MAX)
+    ab = np.int64(a) * np.int64(b)
+    nudge = np.int64(1 << 30) if ab >= 0 else np.int64(1 - (1 << 30))
+    return _trunc_shift(ab + nudge, 31)
+
+
+@kernel
+def srdhm16(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul on int16: round(a*b / 2**15)."""
+    if a == b and a == -32768:
+        return np.int64(32767)
+    ab = np.int64(a) * np.int64(b)
+    nudge = np.int64(1 << 14) if ab >= 0 else np.int64(1 - (1 << 14))
+    return wrap16(_trunc_shift(ab + nudge, 15))
+
+
+@kernel
+def rdbpot(x, exponent):
+    """gemmlowp RoundingDivideByPOT: x / 2**exponent, rounded to nearest, ties away."""
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (np.int64(1) if x < 0 else np.int64(0))
+    return (x >> exponent) + (np.int64(1) if remainder > threshold else np.int64(0))
+
+
+@kernel
+def mbqm(x, multiplier, shift):
+    """TFLite MultiplyByQuantizedMultiplier (double rounding): x * m * 2**(shift-31)."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    return rdbpot(srdhm32(wrap32(x << left), multiplier), right)
+
+
+@kernel
+def _pot_sat16(x, exponent):
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent> on an int16 raw."""
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rdbpot(x, -exponent)
+    threshold = (np.int64(1) << (15 - exponent)) - 1
+    if x > threshold:
+        return np.int64(32767)
+    if x < -threshold:
+        return np.int64(-32768)
+    return x << exponent
+
+
+@kernel
+def _c16(raw32):
+    """A gemmlowp constant given as its int32 raw, for an int16 fixed-point type."""
+    return rdbpot(np.int64(raw32), 16)
+
+
+@kernel
+def _exp_quarter16(a):
+    """exp(a) for a in [-1/4, 0): F0 int16 raw in and out (Taylor around -1/8)."""
+    constant_term = _c16(1895147668)
+    one_third = _c16(715827883)
+    x = wrap16(a + (np.int64(1) << 12))  # a + 1/8
+    x2 = srdhm16(x, x)
+    x3 = srdhm16(x2, x)
+    x4 = srdhm16(x2, x2)
+    x4_4 = rdbpot(x4, 2)
+    poly = rdbpot(wrap16(srdhm16(wrap16(x4_4 + x3), one_third) + x2), 1)
+    return sat16(constant_term + srdhm16(constant_term, wrap16(x + poly)))
+
+
+@kernel
+def exp_neg16(a, int_bits):
+    """exp(a) for a <= 0 given as an int16 raw with ``int_bits`` integer bits; F0 out."""
+    frac = 15 - int_bits
+    quarter = np.int64(1) << (frac - 2)
+    a_mod = wrap16((a & (quarter - 1)) - quarter)
+    result = _exp_quarter16(_pot_sat16(a_mod, int_bits))
+    remainder = wrap16(a_mod - a)
+    if int_bits > -2 and remainder & (np.int64(1) << (frac - 2)):
+        result = srdhm16(result, _c16(1672461947))
+    if int_bits > -1 and remainder & (np.int64(1) << (frac - 1)):
+        result = srdhm16(result, _c16(1302514674))
+    if int_bits > 0 and remainder & (np.int64(1) << frac):
+        result = srdhm16(result, _c16(790015084))
+    if int_bits > 1 and remainder & (np.int64(1) << (frac + 1)):
+        result = srdhm16(result, _c16(290630308))
+    if int_bits > 2 and remainder & (np.int64(1) << (frac + 2)):
+        result = srdhm16(result, _c16(39332535))
+    if int_bits > 3 and remainder & (np.int64(1) << (frac + 3)):
+        result = srdhm16(result, _c16(720401))
+    if int_bits > 4 and remainder & (np.int64(1) << (frac + 4)):
+        result = srdhm16(result, _c16(242))
+    if int_bits > 5 and a < _c16(-(1 << (36 - int_bits))):
+        result = np.int64(0)
+    if a == 0:
+        result = np.int64(32767)
+    return result
+
+
+@kernel
+def _newton16(a):
+    """The Newton-Raphson loop shared by 1/(1+a) and (1-a)/(1+a): F2 raw of 1/(1+a)*2."""
+    total = a + 32767  # RoundingHalfSum(a, One)
+    half_denominator = _trunc_shift(total + (1 if total >= 0 else -1), 1)
+    x = wrap16(_c16(1515870810) + srdhm16(half_denominator, _c16(-1010580540)))
+    for _ in range(3):
+        one_minus = wrap16((np.int64(1) << 13) - srdhm16(half_denominator, x))
+        x = wrap16(x + _pot_sat16(srdhm16(x, one_minus), 2))
+    return x
+
+
+@kernel
+def logistic16(a, int_bits):
+    """gemmlowp logistic on an int16 raw with ``int_bits`` integer bits -> Q0.15 raw."""
+    if a == 0:
+        return np.int64(1 << 14)
+    positive = a > 0
+    abs_a = a if positive else wrap16(-a)
+    e = exp_neg16(wrap16(-abs_a), int_bits)
+    r = _pot_sat16(_newton16(e), 1)  # Rescale<0>(ExactMulByPot<-1>(x))
+    return r if positive else wrap16(32767 - r)
+
+
+@kernel
+def tanh16(a, int_bits):
+    """gemmlowp tanh on an int16 raw with ``int_bits`` integer bits -> Q0.15 raw."""
+    if a == 0:
+        return np.int64(0)
+    negative = a < 0
+    n = a if negative else wrap16(-a)
+    e = exp_neg16(n, int_bits + 1)  # ExactMulByPot<1>
+    t = _pot_sat16(wrap16(_newton16(e) - (np.int64(1) << 13)), 2)
+    return wrap16(-t) if negative else t
