@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .fixedpoint import mbqm, wrap32
+from .fixedpoint import mbqm_double, wrap32
 
 
 @kernel
@@ -215,7 +215,8 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
 @kernel
 def _qemit(hb, pos, w2, b, qm, zp, lo, hi, yb, groups, kf, fstride, fdilation, fpad0, col):
     """One int8 output frame of one stream: im2col of centered taps, then per output
-    channel clamp(mbqm(b + w2[co] . col, qm[co]) + zp, lo, hi) (TFLite ConvPerChannel).
+    channel clamp(mbqm(b + w2[co] . col, qm[co]) + zp, lo, hi) (TFLite ConvPerChannel;
+    double rounding, as the interpreter's CONV_2D and DEPTHWISE_CONV_2D).
 
     hb i16[L, Cin, Fin] ring of x - zp_x; w2 i8[Cout, Cg*Kt*Kf]; b i32[Cout];
     qm i64[Cout, 2]; yb i8[Cout, Fout]; col i16[Cg*Kt*Kf] scratch.
@@ -231,7 +232,7 @@ def _qemit(hb, pos, w2, b, qm, zp, lo, hi, yb, groups, kf, fstride, fdilation, f
                 acc = np.int32(0)
                 for k in range(r):
                     acc = np.int32(acc + np.int32(w2[co, k]) * np.int32(col[k]))
-                v = mbqm(wrap32(np.int64(acc) + b[co]), qm[co, 0], qm[co, 1]) + zp
+                v = mbqm_double(wrap32(np.int64(acc) + b[co]), qm[co, 0], qm[co, 1]) + zp
                 yb[co, fo] = max(min(v, hi), lo)
 
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import kernel
-from .fixedpoint import mbqm, wrap32
+from .fixedpoint import mbqm_double, wrap32
 
 BINARY: dict[str, int] = {
     name: code
@@ -117,7 +117,8 @@ def binary_i8(a, b, y, code, ia, ib, prm):
     prm i64[11] = (zp_a, zp_b, zp_y, lo, hi, m_a, s_a, m_b, s_b, m_y, s_y).
     Add/Sub (TFLite add.h, left shift 20): ``mbqm((mbqm((a-zp_a) << 20, m_a, s_a) +-
     mbqm((b-zp_b) << 20, m_b, s_b)), m_y, s_y) + zp_y``; Mul (mul.h):
-    ``mbqm((a-zp_a) * (b-zp_b), m_y, s_y) + zp_y``; then clamped to [lo, hi].
+    ``mbqm((a-zp_a) * (b-zp_b), m_y, s_y) + zp_y``; then clamped to [lo, hi].  mbqm
+    rounds twice (:func:`~edgernn.kernels.fixedpoint.mbqm_double`), as the interpreter.
     """
     nrows, k = y.shape
     a_const = a.shape[0] == 1 and nrows != 1
@@ -130,9 +131,9 @@ def binary_i8(a, b, y, code, ia, ib, prm):
             va = np.int64(ra[ia[i]] if ga else ra[i]) - prm[0]
             vb = np.int64(rb[ib[i]] if gb else rb[i]) - prm[1]
             if code == 2:
-                v = mbqm(wrap32(va * vb), prm[9], prm[10])
+                v = mbqm_double(wrap32(va * vb), prm[9], prm[10])
             else:
-                sa = mbqm(va << 20, prm[5], prm[6])
-                sb = mbqm(vb << 20, prm[7], prm[8])
-                v = mbqm(wrap32(sa - sb if code == 1 else sa + sb), prm[9], prm[10])
+                sa = mbqm_double(va << 20, prm[5], prm[6])
+                sb = mbqm_double(vb << 20, prm[7], prm[8])
+                v = mbqm_double(wrap32(sa - sb if code == 1 else sa + sb), prm[9], prm[10])
             y[n, i] = max(min(v + prm[2], prm[4]), prm[3])

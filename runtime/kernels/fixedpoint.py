@@ -4,9 +4,12 @@ Every function is a scalar numba function (inlined into the kernels' loops) that
 reproduces one TFLite or gemmlowp primitive bit for bit.  Values travel as int64
 holding the int16/int32 value the C++ code would hold; where C++ wraps (plain
 ``+``/``-`` on int16 fixed-point raws) we wrap with :func:`wrap16`.  Sources:
-``tensorflow/lite/kernels/internal/common.{h,cc}`` (double-rounding
-MultiplyByQuantizedMultiplier: TFLITE_SINGLE_ROUNDING is off in the TFLite/LiteRT
-wheels, checked against the interpreter in tests/test_qint_tflite.py) and
+``tensorflow/lite/kernels/internal/common.{h,cc}`` (MultiplyByQuantizedMultiplier in
+both builds: :func:`mbqm` rounds the 64-bit product once (TFLITE_SINGLE_ROUNDING), as
+the LiteRT interpreter's FULLY_CONNECTED does; :func:`mbqm_double` rounds twice
+(SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), as its CONV_2D,
+DEPTHWISE_CONV_2D, ADD, MUL and LSTM do; the two differ on ~0.3 % of outputs,
+measured against the interpreter in tests/test_qint_tflite.py) and
 ``gemmlowp/fixedpoint/fixedpoint.h`` (exp, logistic, tanh on int16 raws, which the
 integer LSTM uses for its gates: Q3.12 in, Q0.15 out).
 
@@ -41,6 +44,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         return 0, 0
+    if shift > 30:  # single rounding saturates the shift
+        return (1 << 31) - 1, 30
     return int(q_fixed), int(shift)
 
 
@@ -112,7 +117,17 @@ def rdbpot(x, exponent):
 
 @kernel
 def mbqm(x, multiplier, shift):
-    """TFLite MultiplyByQuantizedMultiplier (double rounding): x * m * 2**(shift-31)."""
+    """TFLite MultiplyByQuantizedMultiplier, single rounding: round(x * m * 2**(shift-31)),
+    ties toward +inf, clamped to int32 (x is taken as int32, wrapped)."""
+    total = 31 - shift
+    v = (wrap32(x) * multiplier + (np.int64(1) << (total - 1))) >> total
+    return max(min(v, np.int64(_I32_MAX)), np.int64(_I32_MIN))
+
+
+@kernel
+def mbqm_double(x, multiplier, shift):
+    """The double-rounding MultiplyByQuantizedMultiplier (TFLITE_SINGLE_ROUNDING off):
+    RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right)."""
     left = shift if shift > 0 else 0
     right = -shift if shift < 0 else 0
     return rdbpot(srdhm32(wrap32(x << left), multiplier), right)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernel
 from .activations import apply_activation
-from .fixedpoint import logistic16, mbqm, rdbpot, sat8, sat16, tanh16
+from .fixedpoint import logistic16, mbqm_double, rdbpot, sat8, sat16, tanh16
 from .linalg import dense, gemv_add, qmatmul
 from .lstm import clip_inplace
 
@@ -102,7 +102,7 @@ def _qgru_step(g, hw, h, prm, rh, r, bh, qh):
             rg = logistic16(pre, 3)
             rh[0, j] = sat8(rdbpot(rg * (np.int64(h[j]) - zp), 15) + zp)
         qmatmul(rh, r[2 * n:], bh[2 * n:], qh[2 * n:], np.int64(0), np.int64(-32768),
-                np.int64(32767), hw[2 * n:].reshape((1, n)), False)
+                np.int64(32767), hw[2 * n:].reshape((1, n)), False, False)
     for j in range(n):
         zpre = sat16(np.int64(g[j]) + hw[j])
         rpre = sat16(np.int64(g[n + j]) + hw[n + j])
@@ -117,9 +117,9 @@ def _qgru_step(g, hw, h, prm, rh, r, bh, qh):
         if clip > 0:
             npre = max(min(npre, clip), -clip)
         nn = tanh16(npre, 3)
-        h16 = sat16(mbqm(np.int64(h[j]) - zp, m_in, s_in))
+        h16 = sat16(mbqm_double(np.int64(h[j]) - zp, m_in, s_in))
         hn = rdbpot(z * h16 + (32767 - z) * nn, 15)
-        h[j] = sat8(mbqm(hn, m_out, s_out) + zp)
+        h[j] = sat8(mbqm_double(hn, m_out, s_out) + zp)
 
 
 @kernel
@@ -135,15 +135,16 @@ def gru_seq_i8(x, w, r, bx, bh, qx, qh, prm, h, y, xw, hw, rh):
     h~ = tanh(x_h + r * hh) (linear_before_reset; r * hh rounded >> 15) or
     tanh(x_h + ((r * h) @ Rh)) with r * h requantized to h's codes, all gemmlowp int16
     Q3.12 -> Q0.15; h' = round((z * h + (32767 - z) * h~) >> 15) in Q0.15 (h widened
-    to Q0.15 with mbqm), then requantized to h's codes.
+    to Q0.15 with mbqm), then requantized to h's codes.  Rescales round twice
+    (mbqm_double), as TFLite's integer LSTM.
     """
     n_t, n_b, n_in = x.shape
     n_g = w.shape[0]
     lo, hi = np.int64(-32768), np.int64(32767)
     qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
-            xw.reshape((n_t * n_b, n_g)), False)
+            xw.reshape((n_t * n_b, n_g)), False, False)
     for t in range(n_t):
-        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, hw, False)
+        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, hw, False, False)
         for s in range(n_b):
             _qgru_step(xw[t, s], hw[s], h[s], prm, rh, r, bh, qh)
         y[t] = h

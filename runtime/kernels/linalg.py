@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .fixedpoint import mbqm, wrap32
+from .fixedpoint import mbqm, mbqm_double
 
 _ZERO = np.float32(0.0)
 
@@ -101,23 +101,27 @@ def gemv_add(w, v, out):
 
 
 @kernel
-def _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate):
+def _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate, single):
     """y[n, o] = clamp(mbqm(acc, qm[o]) + zp (+ y[n, o] if accumulate), lo, hi)."""
-    v = mbqm(wrap32(acc), qm[o, 0], qm[o, 1]) + zp
+    if single:
+        v = mbqm(acc, qm[o, 0], qm[o, 1]) + zp
+    else:
+        v = mbqm_double(acc, qm[o, 0], qm[o, 1]) + zp
     if accumulate:
         v += y[n, o]
     y[n, o] = max(min(v, hi), lo)
 
 
 @kernel
-def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate):
+def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single):
     """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[o]) + zp (+ y[n, o]), lo, hi).
 
     x i8[N, K]; w i8[O, K]; bias i32[O] with the input zero point folded in
     (``b - zp_x * sum_k w[o, k]``); qm i64[O, 2] (multiplier, shift) per output row;
     zp, lo, hi i64; y i8 or i16 [N, O].  accumulate: y's previous value is added
-    before the clamp (TFLite's LSTM gate matmuls).  This is TFLite's int8
-    FULLY_CONNECTED (per-tensor or per-channel) and MatrixBatchVectorMultiplyAccumulate.
+    before the clamp (TFLite's LSTM gate matmuls).  single: single-rounding mbqm, as
+    the interpreter's FULLY_CONNECTED (per-tensor or per-channel); else double rounding,
+    as its LSTM's MatrixBatchVectorMultiplyAccumulate (both measured against LiteRT).
     One row per pass (``acc = int32(acc + int32(w) * int32(x))``): x86 vectorizes it
     to vpmaddwd, aarch64 to sdot/smlal; four interleaved rows give vpmulld instead.
     """
@@ -128,4 +132,4 @@ def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate):
             acc = np.int32(0)
             for k in range(n_in):
                 acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[n, k]))
-            _qstore(y, n, o, np.int64(acc) + bias[o], qm, zp, lo, hi, accumulate)
+            _qstore(y, n, o, np.int64(acc) + bias[o], qm, zp, lo, hi, accumulate, single)

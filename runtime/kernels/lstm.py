@@ -21,7 +21,7 @@ import numpy as np
 
 from . import kernel
 from .activations import SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
-from .fixedpoint import logistic16, mbqm, rdbpot, sat8, sat16, tanh16, wrap16
+from .fixedpoint import logistic16, mbqm_double, rdbpot, sat8, sat16, tanh16, wrap16
 from .linalg import dense, gemm_add, gemv_add, qmatmul
 
 _ONE = np.float32(1.0)
@@ -147,8 +147,8 @@ def _qcell(g, c, p, qp, prm, hid):
         gi, gf, gc, go = (np.int64(g[j]), np.int64(g[n + j]), np.int64(g[2 * n + j]),
                           np.int64(g[3 * n + j]))
         if peep:
-            gi = sat16(mbqm(p[j] * cj, qp[j, 0], qp[j, 1]) + gi)
-            gf = sat16(mbqm(p[n + j] * cj, qp[n + j, 0], qp[n + j, 1]) + gf)
+            gi = sat16(mbqm_double(p[j] * cj, qp[j, 0], qp[j, 1]) + gi)
+            gf = sat16(mbqm_double(p[n + j] * cj, qp[n + j, 0], qp[n + j, 1]) + gf)
         if gate_clip > 0:
             gi = max(min(gi, gate_clip), -gate_clip)
             gf = max(min(gf, gate_clip), -gate_clip)
@@ -160,11 +160,11 @@ def _qcell(g, c, p, qp, prm, hid):
             cn = max(min(cn, cell_clip), -cell_clip)
         c[j] = cn
         if peep:
-            go = sat16(mbqm(p[2 * n + j] * cn, qp[2 * n + j, 0], qp[2 * n + j, 1]) + go)
+            go = sat16(mbqm_double(p[2 * n + j] * cn, qp[2 * n + j, 0], qp[2 * n + j, 1]) + go)
         if gate_clip > 0:
             go = max(min(go, gate_clip), -gate_clip)
         og = logistic16(go, 3)
-        hid[j] = sat8(mbqm(og * tanh16(cn, tanh_bits), hm, hsh) + hzp)
+        hid[j] = sat8(mbqm_double(og * tanh16(cn, tanh_bits), hm, hsh) + hzp)
 
 
 @kernel
@@ -179,22 +179,23 @@ def lstm_seq_i8(x, w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, h, c, y, xw, hi
     output zp, cell clip, proj clip, gate clip (Q3.12), input_forget);
     h i8[B, Hr], c i16[B, H] state (in/out); y i8[T, B, Hr]; scratch xw i16[T, B, 4H],
     hid i8[H].  Per frame: gates = sat16(mbqm(x part)) then sat16(mbqm(h part) + gates),
-    sigmoid/tanh on Q3.12 -> Q0.15 (gemmlowp), int16 cell, h = o * tanh(c) requantized.
+    sigmoid/tanh on Q3.12 -> Q0.15 (gemmlowp), int16 cell, h = o * tanh(c) requantized;
+    every rescale rounds twice (mbqm_double), as the interpreter's LSTM does.
     """
     n_t, n_b, n_in = x.shape
     n_g = w.shape[0]
     lo, hi = np.int64(-32768), np.int64(32767)
     qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
-            xw.reshape((n_t * n_b, n_g)), False)
+            xw.reshape((n_t * n_b, n_g)), False, False)
     project = wp.shape[0] > 0
     for t in range(n_t):
-        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, xw[t], True)
+        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, xw[t], True, False)
         for s in range(n_b):
             out = hid if project else h[s]
             _qcell(xw[t, s], c[s], p, qp, prm, out)
             if project:
                 qmatmul(hid.reshape((1, hid.shape[0])), wp, bp, qj, prm[5], np.int64(-128),
-                        np.int64(127), h[s:s + 1], False)
+                        np.int64(127), h[s:s + 1], False, False)
                 if prm[7] > 0:
                     for k in range(h.shape[1]):
                         h[s, k] = max(min(h[s, k], prm[7]), -prm[7])

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import kernel
 from .activations import apply_activation
-from .fixedpoint import logistic16, mbqm, sat8, tanh16
+from .fixedpoint import logistic16, mbqm_double, sat8, tanh16
 from .linalg import dense, gemm_add, qmatmul
 from .lstm import clip_inplace
 
@@ -52,17 +52,17 @@ def rnn_seq_i8(x, w, r, bx, bh, qx, qh, prm, h, y, xw):
     h i8[B, H] state codes; y i8[T, B, H]; scratch xw i16[T, B, H].
     Tanh/Sigmoid: a = sat16(mbqm(x part) + sat16(mbqm(h part))) in Q3.12, gemmlowp
     tanh/logistic to Q0.15, requantized to h's codes.  Relu: qx, qh rescale straight to
-    h's scale, h = sat8(max(a, 0) + zp_h).
+    h's scale, h = sat8(max(a, 0) + zp_h).  Rescales round twice, as TFLite's LSTM.
     """
     n_t, n_b, n_in = x.shape
     n_h = h.shape[1]
     lo, hi = np.int64(-32768), np.int64(32767)
     qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
-            xw.reshape((n_t * n_b, n_h)), False)
+            xw.reshape((n_t * n_b, n_h)), False, False)
     m_out, s_out, zp, code, clip = prm[0], prm[1], prm[2], prm[3], prm[4]
     for t in range(n_t):
         g = xw[t]
-        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, g, True)
+        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, g, True, False)
         for s in range(n_b):
             for j in range(n_h):
                 a = np.int64(g[s, j])
@@ -72,5 +72,5 @@ def rnn_seq_i8(x, w, r, bx, bh, qx, qh, prm, h, y, xw):
                 if clip > 0:
                     a = max(min(a, clip), -clip)
                 v = tanh16(a, 3) if code == 1 else logistic16(a, 3)
-                h[s, j] = sat8(mbqm(v, m_out, s_out) + zp)
+                h[s, j] = sat8(mbqm_double(v, m_out, s_out) + zp)
         y[t] = h

@@ -104,7 +104,7 @@ def bind_dense_i8(op: Op, ctx: Context):
     k, o = w.shape[1], w.shape[0]
     consts = (I64(yq.zero_point), I64(lo), I64(hi))
     call = each_n(x.shape[0], linalg.qmatmul, lambda n: (
-        rows(x, n, k), w, b, qm, *consts, rows(y, n, o), False))
+        rows(x, n, k), w, b, qm, *consts, rows(y, n, o), False, True))
     return with_table(call, y, table)
 
 

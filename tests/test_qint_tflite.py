@@ -1,0 +1,198 @@
+"""Integer kernels vs the TFLite (LiteRT) interpreter on full-int8 .tflite fixtures.
+
+The fixtures (tests/fixtures/qint/make_qint_fixtures.py, TensorFlow 2.21 + tf_keras)
+are read with the ``tflite`` package; each test builds the same IR op by hand from the
+model's own int8 weights and quantization, streams the same int8 inputs through it and
+compares with the interpreter invoke by invoke.  Three interpreter configurations:
+``ref`` (BUILTIN_REF, TFLite's reference kernels), ``builtin`` (the optimized builtin
+kernels, no delegate) and ``auto`` (the default: XNNPACK).  Measured here (x86):
+every op equals ``ref`` bit for bit; ``builtin`` differs by one step on 0.1-0.4 % of
+the outputs of the depthwise and dilated convs, ``auto`` on up to 0.6 % of conv and
+add outputs (XNNPACK rescales in float32).  The bound asserted for those: one step on
+at most 1 % of the values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import edgernn
+from fixtures.qint.qbuild import QB
+from fixtures.qint.tflite_ir import TFLiteFile, interpreter, invoke
+
+pytest.importorskip("tflite", reason="the tflite package reads the fixtures ([dev] extra)")
+try:
+    import ai_edge_litert  # noqa: F401
+except ImportError:  # pragma: no cover
+    pytest.importorskip("tflite_runtime", reason="needs ai-edge-litert (the [dev] extra)")
+
+RESOLVERS = ("ref", "builtin", "auto")
+ACTS = {0: None, 1: ("Relu", {}), 3: ("Clip", {"alpha": 0.0, "beta": 6.0})}
+RNG = np.random.default_rng(20261202)
+
+
+def agree(got: np.ndarray, want: np.ndarray, resolver: str) -> float:
+    """Assert equality with ``ref``, else one step on <= 1 %; return the differing share."""
+    d = np.abs(got.astype(np.int64) - want.astype(np.int64))
+    share = float(np.mean(d != 0))
+    if resolver == "ref":
+        assert share == 0, f"{share:.2%} differ from TFLite's reference kernels (max {d.max()})"
+    else:
+        assert d.max() <= 1 and share <= 0.01, f"{share:.2%} differ, max {d.max()} steps"
+    return share
+
+
+def run(graph, **inputs) -> dict[str, np.ndarray]:
+    """All outputs of a fresh compiled stream over whole sequences, by name."""
+    res = edgernn.Model(graph).run(**inputs)
+    return res if isinstance(res, dict) else {graph.outputs[0]: res}
+
+
+def frames(n: int, *shape: int) -> np.ndarray:
+    return RNG.integers(-128, 128, (n, *shape)).astype(np.int8)
+
+
+def _dense(b: QB, f: TFLiteFile, op, x: str, k: int) -> str:
+    w, out = f.t(op.inputs[1]), f.t(op.outputs[0])
+    ins = [x, b.const(f"W{k}", w.data, "q8", w.scale if w.scale.size > 1 else w.scale[0])]
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        bias = f.t(op.inputs[2])
+        ins.append(b.const(f"B{k}", bias.data, "i32",
+                           bias.scale if bias.scale.size > 1 else bias.scale[0]))
+    act = ACTS[op.options.FusedActivationFunction()]
+    if act is None:
+        return b.op("Dense", ins, f"y{k}", "i8", out.s, out.z)
+    d = b.op("Dense", ins, f"d{k}", "i8", out.s, out.z)
+    return b.op("Unary", [d], f"y{k}", "i8", out.s, out.z, {"fn": act[0], **act[1]})
+
+
+def stateless(name: str, resolver: str, feeds: dict[int, np.ndarray], outs: list[int]):
+    """Invoke the interpreter once per frame of ``feeds`` (tensor -> (N, ...) frames)."""
+    it = interpreter(name, resolver)
+    n = len(next(iter(feeds.values())))
+    res = [invoke(it, {k: v[t] for k, v in feeds.items()}, outs) for t in range(n)]
+    return [np.stack([r[j].reshape(r[j].shape[1:]) for r in res]) for j in range(len(outs))]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+@pytest.mark.parametrize("name", ["fc", "fc_per_tensor"])
+def test_fully_connected(name, resolver):
+    """FULLY_CONNECTED, per-channel and per-tensor weights, fused ReLU/ReLU6."""
+    f = TFLiteFile(name)
+    xin = f.t(f.inputs[0])
+    b = QB()
+    b.input("x", xin.shape[1:], "i8", xin.s, xin.z)
+    ys = {o.outputs[0]: _dense(b, f, o, "x", k)
+          for k, o in enumerate(f.ops) if o.name == "FULLY_CONNECTED"}
+    xs = frames(200, *xin.shape[1:])
+    got = run(b.build(*ys.values()), x=xs)
+    want = stateless(name, resolver, {f.inputs[0]: xs}, list(ys))
+    for y, w in zip(ys.values(), want, strict=True):
+        agree(got[y], w, resolver)
+
+
+def _conv_ir(f: TFLiteFile, kind: str) -> tuple:
+    """(graph, x frames -> TFLite input, TFLite output -> frames) of a PAD + conv model."""
+    pad = f.op("PAD")
+    cv = f.op(kind)
+    x, w, bias, out = (f.t(i) for i in (f.inputs[0], cv.inputs[1], cv.inputs[2],
+                                         cv.outputs[0]))
+    pads = f.t(pad.inputs[1]).data  # (rank, 2): begin/end per NHWC axis
+    o = cv.options
+    if kind == "CONV_2D":  # filter (Cout, Kt, Kf, Cin) -> (Cout, Cin, Kt, Kf)
+        wk = np.transpose(w.data, (0, 3, 1, 2))
+        groups = 1
+    else:  # depthwise filter (1, Kt, Kf, Cout) -> (Cout, 1, Kt, Kf)
+        wk = np.transpose(w.data[0], (2, 0, 1))[:, None]
+        groups = x.shape[3]
+    kt = wk.shape[2]
+    attrs = {"groups": groups, "dilation": o.DilationHFactor(), "stride": o.StrideH(),
+             "freq_dilation": o.DilationWFactor(), "freq_stride": o.StrideW(),
+             "freq_pads": (int(pads[2, 0]), int(pads[2, 1])),
+             "delay": (kt - 1) * o.DilationHFactor() - int(pads[1, 0])}
+    b = QB()
+    b.input("x", (x.shape[3], x.shape[2]), "i8", x.s, x.z)
+    b.const("W", wk, "q8", w.scale)
+    b.const("B", bias.data, "i32", bias.scale)
+    act = ACTS[o.FusedActivationFunction()]
+    y = b.op("Conv", ["x", "W", "B"], "c" if act else "y", "i8", out.s, out.z, attrs)
+    if act:
+        y = b.op("Unary", [y], "y", "i8", out.s, out.z, {"fn": act[0], **act[1]})
+    return b.build(y), cv.outputs[0]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+@pytest.mark.parametrize("name,kind", [("conv", "CONV_2D"), ("depthwise", "DEPTHWISE_CONV_2D")])
+def test_conv_over_time_and_frequency(name, kind, resolver):
+    """CONV_2D / DEPTHWISE_CONV_2D after a PAD op: time padded causally (conv, the ring
+    buffer's zero-point start) or not at all (depthwise: delay 1), frequency by 1 on
+    each side (freq_pads), per-channel weights, fused ReLU (conv)."""
+    f = TFLiteFile(name)
+    graph, out = _conv_ir(f, kind)
+    x = f.t(f.inputs[0])
+    seqs = [frames(x.shape[1], x.shape[2], x.shape[3]) for _ in range(20)]
+    it = interpreter(name, resolver)
+    got, want = [], []
+    for seq in seqs:  # (T, F, C) per invoke = one whole sequence
+        y = run(graph, x=np.transpose(seq, (0, 2, 1)))["y"]  # frames (C, F)
+        got.append(np.transpose(y, (0, 2, 1)))
+        want.append(invoke(it, {f.inputs[0]: seq}, [out])[0][0])
+    agree(np.stack(got), np.stack(want), resolver)
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_conv1d_causal_dilated(resolver):
+    """Conv1D(padding="causal", dilation 2): PAD + RESHAPE + CONV_2D; the PAD's zero
+    point is what the int8 ring buffer starts with."""
+    f = TFLiteFile("conv1d")
+    cv = f.op("CONV_2D")
+    x, w, bias, out = (f.t(i) for i in (f.inputs[0], cv.inputs[1], cv.inputs[2],
+                                         f.outputs[0]))
+    b = QB()
+    b.input("x", (x.shape[2],), "i8", x.s, x.z)
+    b.const("W", np.transpose(w.data[:, 0], (0, 2, 1)), "q8", w.scale)
+    b.const("B", bias.data, "i32", bias.scale)
+    b.op("Conv", ["x", "W", "B"], "y", "i8", out.s, out.z,
+         {"dilation": cv.options.DilationWFactor()})
+    graph = b.build("y")
+    it = interpreter("conv1d", resolver)
+    got, want = [], []
+    for _ in range(30):
+        seq = frames(x.shape[1], x.shape[2])
+        got.append(run(graph, x=seq)["y"])
+        want.append(invoke(it, {f.inputs[0]: seq}, [f.outputs[0]])[0][0])
+    agree(np.stack(got), np.stack(want), resolver)
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+@pytest.mark.parametrize("name,fn", [("logistic", "Sigmoid"), ("tanh", "Tanh")])
+def test_logistic_tanh_all_256_inputs(name, fn, resolver):
+    f = TFLiteFile(name)
+    x, out = f.t(f.inputs[0]), f.t(f.outputs[0])
+    b = QB()
+    b.input("x", (x.shape[1],), "i8", x.s, x.z)
+    b.op("Unary", ["x"], "y", "i8", out.s, out.z, {"fn": fn})
+    codes = np.resize(np.arange(-128, 128, dtype=np.int8), (7, x.shape[1]))
+    got = run(b.build("y"), x=codes)["y"]
+    want = stateless(name, resolver, {f.inputs[0]: codes}, [f.outputs[0]])[0]
+    agree(got, want, resolver)
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_add_mul(resolver):
+    f = TFLiteFile("add_mul")
+    b = QB()
+    add, mul = f.op("ADD"), f.op("MUL")
+    names = {}
+    for k, i in enumerate(add.inputs):
+        t = f.t(i)
+        names[i] = b.input(f"in{k}", (t.shape[1],), "i8", t.s, t.z)
+    for kind, op in (("Add", add), ("Mul", mul)):
+        o = f.t(op.outputs[0])
+        b.op("Binary", [names[i] for i in op.inputs], kind, "i8", o.s, o.z, {"fn": kind})
+    feeds = {i: frames(300, f.t(i).shape[1]) for i in add.inputs}
+    got = run(b.build("Add", "Mul"), **{names[i]: v for i, v in feeds.items()})
+    want = stateless("add_mul", resolver, feeds, [add.outputs[0], mul.outputs[0]])
+    agree(got["Add"], want[0], resolver)
+    agree(got["Mul"], want[1], resolver)
