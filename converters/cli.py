@@ -41,7 +41,8 @@ def _metadata(args: argparse.Namespace) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="source model (.onnx)")
+    parser.add_argument("model", help="source model (.onnx; the format is found by suffix "
+                                      "or by the file's first bytes)")
     parser.add_argument("-o", "--output", help="the .ern file to write (default: the model's "
                                                "name with .ern)")
     parser.add_argument("--verify", action="store_true",
@@ -61,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                         help="extra metadata stored in the .ern; repeatable")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    from .quantize.cli import add_arguments as add_quantize_arguments
+
+    add_quantize_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = convert(args.model, dst, verify=args.verify, tolerance=args.tolerance,
                          frames=args.frames, state_pairs=_pairs(args.state, "--state"),
-                         axes=_pairs(args.axes, "--axes"), metadata=_metadata(args))
+                         axes=_pairs(args.axes, "--axes"), metadata=_metadata(args),
+                         quantization=args)
     except VerificationError as e:
         print(f"edgernn: error: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Converted vs source: run onnxruntime and edgernn side by side, report max abs error.
+"""Converted vs source: run the source model and edgernn side by side, report max abs error.
 
 The source runs once on the whole sequence (batch 1), or - for step models with
 state inputs and models without a time axis - once per frame with its state
@@ -7,21 +7,25 @@ ways: ``run()`` on all of them, ``step()`` one frame at a time, and ``run()`` on
 random chunks.  Per-step outputs are compared frame by frame (a stream emits a
 prefix of the source's frames when a strided or padded conv is involved);
 last-step outputs are compared at several prefixes (the source rerun on
-frames 1..t).  onnxruntime refuses some valid models (recurrent ops with
-``layout=1``): the ONNX reference evaluator stands in.
+frames 1..t).
+
+This core knows no source format: each format's ``runner`` (:mod:`.formats`)
+gives a :class:`Runner` that runs the source model on source-layout arrays
+(ONNX: :mod:`.onnx.runner`).  The graph's format-neutral metadata
+(``source_inputs``/``source_outputs``/``source_states``, see :mod:`.report`)
+says where the time and batch axes are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
-import onnx
 
 from edgernn.ir import Graph
 
 from .errors import VerificationError
-from .onnx_graph import data_inputs, declared_dims, load_model
 
 
 @dataclass
@@ -52,41 +56,17 @@ class VerifyResult:
         return "\n".join(lines)
 
 
-class Source:
-    """The source model: onnxruntime, or the reference evaluator where onnxruntime refuses."""
+class Runner(Protocol):
+    """The source model, runnable on source-layout arrays (batch 1)."""
 
-    def __init__(self, model: onnx.ModelProto) -> None:
-        self.model, self.reference, self._ort = model, "onnxruntime", None
-        if any(n.op_type in ("LSTM", "GRU", "RNN") and any(
-                a.name == "layout" and a.i == 1 for a in n.attribute) for n in model.graph.node):
-            self._use_reference()  # onnxruntime: "layout == 1 ... not supported"
-            return
-        try:
-            import onnxruntime as ort
-
-            ort.set_default_logger_severity(4)
-            so = ort.SessionOptions()
-            so.log_severity_level = 4
-            self._ort = ort.InferenceSession(model.SerializeToString(), so,
-                                             providers=["CPUExecutionProvider"])
-        except Exception:  # noqa: BLE001 - anything onnxruntime rejects
-            self._use_reference()
-
-    def _use_reference(self) -> None:
-        from onnx.reference import ReferenceEvaluator
-
-        self._ort, self.reference = None, "the ONNX reference evaluator (onnxruntime refused)"
-        self._ref = ReferenceEvaluator(self.model)
+    reference: str  # what it runs on, for the report ("onnxruntime")
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        names = [o.name for o in self.model.graph.output]
-        if self._ort is not None:
-            try:
-                return dict(zip(names, self._ort.run(None, feeds), strict=True))
-            except Exception:  # noqa: BLE001
-                self._use_reference()
-        with np.errstate(all="ignore"):
-            return dict(zip(names, self._ref.run(None, feeds), strict=True))
+        """Every output of the source model for ``feeds`` (one array per input)."""
+
+    def free_time(self, time_axes: dict[str, int], frames: int) -> Runner | None:
+        """The same model with its fixed sequence length made free (``time_axes``: input ->
+        its time axis), if it then runs on ``frames`` frames; else None."""
 
 
 def to_source(frames: np.ndarray, time: int | None, batch: int | None, rank: int) -> np.ndarray:
@@ -120,19 +100,32 @@ def from_source(y: np.ndarray, time: int | None, batch: int | None) -> np.ndarra
 def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: float = 1e-4,
            seed: int = 0, inputs: dict[str, np.ndarray] | None = None,
            raise_on_fail: bool = False, **import_kw) -> VerifyResult:
-    """Compare ``graph`` (imported from ``src`` if not given) with the source model."""
+    """Compare ``graph`` (imported from ``src`` if not given) with the source model.
+
+    ``inputs``: source-layout arrays (batch 1) instead of ``frames`` random frames.
+    """
+    from .formats import FORMATS
+
+    fmt = FORMATS.find(src)
+    if graph is None:
+        graph = fmt.load(src, **import_kw)
+    res = compare(fmt.runner(src), graph, frames=frames, tolerance=tolerance, seed=seed,
+                  inputs=inputs)
+    if raise_on_fail and not res.passed:
+        raise VerificationError(str(res))
+    return res
+
+
+def compare(source: Runner, graph, *, frames: int = 200, tolerance: float = 1e-4,
+            seed: int = 0, inputs: dict[str, np.ndarray] | None = None) -> VerifyResult:
+    """``graph`` (a Graph or a Model) streamed three ways vs ``source``, per output."""
     import edgernn
     from edgernn.model import Model
 
-    from .onnx_import import load_onnx
-
-    model = load_model(src) if not isinstance(src, onnx.ModelProto) else src
-    if graph is None:
-        graph = load_onnx(src, **import_kw)
     meta = graph.metadata
     rng = np.random.default_rng(seed)
-    model, frames, chunk, stepwise = _plan(model, meta, frames)
-    ins = meta["onnx_inputs"]
+    source, frames, chunk, stepwise = _plan(source, meta, frames)
+    ins = meta["source_inputs"]
     if inputs is not None:
         feeds = {k: from_source(np.asarray(v, np.float32), ins[k]["time"], ins[k]["batch"])
                  for k, v in inputs.items()}
@@ -140,42 +133,40 @@ def verify(src, graph: Graph | None = None, *, frames: int = 200, tolerance: flo
     else:
         feeds = {v.name: rng.standard_normal((frames, *v.shape)).astype(np.float32)
                  for v in graph.inputs}
-    source = Source(model)
     ref = source_outputs(source, meta, feeds, frames, chunk if stepwise else 0)
     res = VerifyResult({}, source.reference, frames, tolerance,
                        ("run", "step", "random chunks"))
     m = edgernn.Model(graph) if not isinstance(graph, Model) else graph
     streamed = _stream_all(m, feeds, frames, rng)
-    for name, out in meta["onnx_outputs"].items():
+    for name, out in meta["source_outputs"].items():
         if out["time"] is not None or stepwise:
             res.errors[name] = _compare_frames(name, {k: v[out["value"]] for k, v in
                                                       streamed.items()}, ref[name])
         else:
             res.errors[name] = _check_prefixes(source, streamed["step"][out["value"]], feeds,
                                                ins, name, out, frames)
-    if raise_on_fail and not res.passed:
-        raise VerificationError(str(res))
     return res
 
 
-def _plan(model: onnx.ModelProto, meta: dict, frames: int):
-    """(source model, frames, source chunk length, stepwise?) for this model's inputs."""
-    ins = meta["onnx_inputs"]
+def _plan(source: Runner, meta: dict, frames: int):
+    """(source, frames, source chunk length, stepwise?) for this model's inputs."""
+    ins = meta["source_inputs"]
     fixed = [s["dims"][s["time"]] for s in ins.values()
              if s["time"] is not None and isinstance(s["dims"][s["time"]], int)
              and s["dims"][s["time"]] > 0]
-    stepwise = bool(meta["onnx_states"]) or all(s["time"] is None for s in ins.values())
+    stepwise = bool(meta["source_states"]) or all(s["time"] is None for s in ins.values())
     if fixed and stepwise:
-        return model, max(frames // fixed[0], 1) * fixed[0], fixed[0], True
+        return source, max(frames // fixed[0], 1) * fixed[0], fixed[0], True
     if fixed:
-        free = _free_time(model, ins, frames)
+        free = source.free_time({k: s["time"] for k, s in ins.items() if s["time"] is not None},
+                                frames)
         if free is None:  # the graph bakes its length in: compare on that length only
-            return model, min(frames, fixed_len(ins)), 1, False
+            return source, min(frames, fixed_len(ins)), 1, False
         return free, frames, 1, False
-    return model, frames, 1, stepwise
+    return source, frames, 1, stepwise
 
 
-def source_outputs(source: Source, meta: dict, feeds: dict[str, np.ndarray], frames: int,
+def source_outputs(source: Runner, meta: dict, feeds: dict[str, np.ndarray], frames: int,
                    chunk: int = 0) -> dict[str, np.ndarray]:
     """The source's outputs as ``(T', *frame)`` for frames ``(T, *frame)`` per input.
 
@@ -183,8 +174,8 @@ def source_outputs(source: Source, meta: dict, feeds: dict[str, np.ndarray], fra
     call with the state outputs fed back (step models).
     """
     if chunk:
-        return _reference_stepwise(source, source.model, meta, feeds, frames, chunk)
-    ins, outs = meta["onnx_inputs"], meta["onnx_outputs"]
+        return _reference_stepwise(source, meta, feeds, frames, chunk)
+    ins, outs = meta["source_inputs"], meta["source_outputs"]
     return {k: from_source(v, outs[k]["time"], outs[k]["batch"])
             for k, v in source.run(_source_feeds(feeds, ins, frames)).items() if k in outs}
 
@@ -202,29 +193,6 @@ def _compare_frames(name: str, streamed: dict[str, np.ndarray], ref: np.ndarray)
 
 def fixed_len(ins: dict) -> int:
     return min(s["dims"][s["time"]] for s in ins.values() if s["time"] is not None)
-
-
-def _free_time(model: onnx.ModelProto, ins: dict, frames: int) -> onnx.ModelProto | None:
-    """The model with its fixed sequence length made symbolic, if it then runs on ``frames``."""
-    free = onnx.ModelProto()
-    free.CopyFrom(model)
-    for vi in free.graph.input:
-        if vi.name in ins and ins[vi.name]["time"] is not None:
-            vi.type.tensor_type.shape.dim[ins[vi.name]["time"]].dim_param = "time"
-    for vi in free.graph.output:
-        vi.type.tensor_type.ClearField("shape")
-    del free.graph.value_info[:]
-    try:
-        rng = np.random.default_rng(0)
-        feeds = {}
-        for vi in data_inputs(free):
-            dims = [frames if d == "time" else (d if isinstance(d, int) and d > 0 else 1)
-                    for d in declared_dims(vi)]
-            feeds[vi.name] = rng.standard_normal(dims).astype(np.float32)
-        Source(free).run(feeds)
-    except Exception:  # noqa: BLE001 - the fixed length is baked into the graph
-        return None
-    return free
 
 
 def _source_feeds(feeds, ins, n) -> dict[str, np.ndarray]:
@@ -281,16 +249,14 @@ def _check_prefixes(source, got, feeds, ins, name, out, frames) -> float:
     return err
 
 
-def _reference_stepwise(source, model, meta, feeds, frames, chunk) -> dict[str, np.ndarray]:
+def _reference_stepwise(source, meta, feeds, frames, chunk) -> dict[str, np.ndarray]:
     """Run the source one frame per call (chunk = fixed length or 1), feeding states back."""
-    ins = meta["onnx_inputs"]
+    ins = meta["source_inputs"]
     states = {}
-    for vi in data_inputs(model):
-        if vi.name in meta["onnx_states"]:
-            st = meta["onnx_states"][vi.name]
-            dims = [1 if not isinstance(d, int) or d <= 0 else d for d in declared_dims(vi)]
-            states[vi.name] = (np.zeros(dims, np.float32), st["output"])
-    outs = {k: [] for k in meta["onnx_outputs"]}
+    for name, st in meta["source_states"].items():
+        dims = [1 if not isinstance(d, int) or d <= 0 else d for d in st["dims"]]
+        states[name] = (np.zeros(dims, np.float32), st["output"])
+    outs = {k: [] for k in meta["source_outputs"]}
     for t in range(0, frames - chunk + 1, chunk):
         f = {}
         for k, v in feeds.items():
@@ -300,7 +266,7 @@ def _reference_stepwise(source, model, meta, feeds, frames, chunk) -> dict[str, 
         res = source.run(f)
         for k, (_, o) in list(states.items()):
             states[k] = (res[o].astype(np.float32), o)
-        for k, o in meta["onnx_outputs"].items():
+        for k, o in meta["source_outputs"].items():
             y = from_source(res[k], o["time"], o["batch"])
             outs[k].append(y if o["time"] is not None else y[None])
     return {k: np.concatenate(v) for k, v in outs.items()}

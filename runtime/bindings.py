@@ -89,6 +89,25 @@ class Context:
         return unary_params(act)
 
 
+#: storage dtypes a packed-weight kernel takes (see :mod:`edgernn.kernels.linalg`)
+PACKED = frozenset({"f32", "f16", "q8", "q4"})
+
+
+def pack(ctx: Context, op: Op, role: str, n_rows: int) -> tuple:
+    """The packed weight at ``role`` for kernel calls of up to ``n_rows`` rows:
+    ``(w,)`` for float, ``(wq, ws, xq, sx)`` for int8 rows, ``(wq, gs, xq, sx)`` for
+    int4 groups (xq/sx: scratch the rows are quantized into); ``(EMPTY2,)`` if absent."""
+    name = ctx.name(op, role)
+    if not name:
+        return (EMPTY2,)
+    dtype = ctx.plan.graph.consts[name].dtype
+    if dtype not in ("q8", "q4"):
+        return (ctx.plan.const(name),)
+    wq, scales = ctx.plan.const(name, "q8rows" if dtype == "q8" else "q4groups")
+    cols = wq.shape[1] if dtype == "q8" else 2 * wq.shape[1]
+    return (wq, scales, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32))
+
+
 def _compiled(kernel, args: tuple):
     """The compiled overload for these argument types, skipping numba's type dispatch
     (~0.05 µs per argument); the dispatcher itself when there is none."""

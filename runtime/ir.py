@@ -86,7 +86,10 @@ class Tensor:
 
     ``data`` holds the raw storage (see :data:`STORAGE_DTYPES`); for ``q4`` it is
     the packed bytes and ``shape`` is the logical shape.  ``scale`` and
-    ``zero_point`` are scalars (per tensor) or 1-D along ``axis`` (per channel).
+    ``zero_point`` are scalars (per tensor) or 1-D along ``axis`` (per channel);
+    with ``group`` set, ``scale`` has shape ``(*shape[:-1], ceil(shape[-1] / group))``:
+    one scale per ``group`` consecutive elements of the last axis (int4 weights).
+    An ``i32`` tensor with a scale is quantized too (int32 biases).
     """
 
     name: str
@@ -96,6 +99,7 @@ class Tensor:
     scale: np.ndarray | None = None
     zero_point: np.ndarray | None = None
     axis: int | None = None
+    group: int | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in STORAGE_DTYPES:
@@ -122,26 +126,42 @@ class Tensor:
         """The tensor as float32 (dequantized / widened), in its logical shape."""
         if self.dtype in ("f32", "f16"):
             return np.asarray(self.data, dtype=np.float32).reshape(self.shape)
-        if self.dtype in ("i32", "i64"):
-            return self.data.astype(np.float32).reshape(self.shape)
-        if self.dtype == "q8":
+        if self.dtype == "q4":
+            q = unpack_int4(self.data, self.size).astype(np.float32).reshape(self.shape)
+        else:
             q = self.data.astype(np.float32).reshape(self.shape)
-        else:  # q4: unpack nibbles, sign-extend
-            lo = (self.data & 0x0F).astype(np.int8)
-            hi = (self.data >> 4).astype(np.int8)
-            q = np.stack([lo, hi], axis=-1).reshape(-1)[: self.size]
-            q = np.where(q > 7, q - 16, q).astype(np.float32).reshape(self.shape)
+            if self.scale is None:  # plain integers (indices)
+                return q
         return (q - self._bcast(self.zero_point, 0.0)) * self._bcast(self.scale, 1.0)
 
     def _bcast(self, v: np.ndarray | None, default: float) -> np.ndarray | float:
         if v is None:
             return default
         v = np.asarray(v, dtype=np.float32)
+        if self.group:
+            return np.repeat(v.reshape(*self.shape[:-1], -1), self.group,
+                             axis=-1)[..., :self.shape[-1]]
         if v.ndim == 0 or self.axis is None:
             return v
         shape = [1] * len(self.shape)
         shape[self.axis] = -1
         return v.reshape(shape)
+
+
+def pack_int4(q: np.ndarray) -> np.ndarray:
+    """Signed int4 values (any shape, -8..7) -> bytes, two per byte, low nibble first."""
+    flat = np.asarray(q, dtype=np.int8).reshape(-1)
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    nib = (flat.astype(np.uint8) & 0x0F).reshape(-1, 2)
+    return (nib[:, 0] | (nib[:, 1] << 4)).astype(np.uint8)
+
+
+def unpack_int4(data: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` signed int4 values of packed bytes (inverse of pack_int4)."""
+    data = np.asarray(data, dtype=np.uint8).reshape(-1)
+    q = np.stack([data & 0x0F, data >> 4], axis=-1).reshape(-1)[:count].astype(np.int8)
+    return np.where(q > 7, q - 16, q).astype(np.int8)
 
 
 #: dtypes of activations (values); quantized ones carry a scale and zero point

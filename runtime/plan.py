@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bindings
+from . import bindings, packing
 from .bindings import BUFFER_DTYPES
-from .ir import Graph, GraphError, Op, Tensor
+from .ir import Graph, GraphError, Op
 from .ops import OpDef, get
 from .shapes import check_graph
 
@@ -34,32 +34,6 @@ class StateSpec:
     shape: tuple[int, ...]
     dtype: type
     init: np.ndarray | None  # broadcast over the batch; None = zeros
-
-
-def _aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
-    """``a`` itself if C-contiguous float32 at a 64-byte boundary, else an aligned copy.
-
-    Weights mapped from an .ern file already are (zero-copy); arrays made in
-    memory are only 16-byte aligned, which costs the dot products ~1.5x.
-    """
-    if a.dtype == np.float32 and a.flags.c_contiguous and a.ctypes.data % align == 0:
-        return a
-    raw = np.empty(a.nbytes + align, dtype=np.uint8)
-    start = -raw.ctypes.data % align
-    out = raw[start:start + a.nbytes].view(np.float32).reshape(a.shape)
-    out[...] = a
-    return out
-
-
-def _convert(t: Tensor, dtype: str) -> np.ndarray:
-    """Constant ``t`` as a kernel wants it: ``"f32"`` (widened, 64-byte aligned),
-    ``"i64"`` (indices) or ``"raw"`` (the stored array itself, no copy)."""
-    if dtype == "raw":
-        return t.data
-    if dtype == "i64":
-        return np.ascontiguousarray(t.to_float().astype(np.int64))
-    data = t.data.reshape(t.shape) if t.dtype == "f32" else t.to_float()
-    return _aligned(np.asarray(data, dtype=np.float32))
 
 
 def emissions(n0: int, count: int, period: int, offset: int) -> int:
@@ -102,13 +76,12 @@ class Plan:
         return (g.consts[name].dtype, True) if name in g.consts else (g.values[name].dtype, False)
 
     def const(self, name: str, dtype: str = "f32") -> np.ndarray:
-        """Constant ``name`` converted for a kernel (see :func:`_convert`), once per plan.
-
-        Constants stay in their stored dtype until a binder asks for a conversion."""
+        """Constant ``name`` in a kernel layout (:mod:`edgernn.packing`), made once per
+        plan.  Constants stay in their stored dtype until a binder asks for a layout."""
         key = (name, dtype)
         arr = self._consts.get(key)
         if arr is None:
-            arr = self._consts[key] = _convert(self.graph.consts[name], dtype)
+            arr = self._consts[key] = packing.convert(self.graph.consts[name], dtype)
         return arr
 
     def _fusions(self) -> dict[str, Op]:

@@ -46,7 +46,7 @@ VERSION = (1, 1)
 _DTYPE_FEATURES = {"i8": "int8-activations", "u8": "uint8-activations",
                    "i16": "int16-activations", "i32": "int32-activations"}
 #: every feature this reader implements
-KNOWN_FEATURES = frozenset(_DTYPE_FEATURES.values())
+KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales"})
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sHHIQQI28x")
 assert _PREAMBLE.size == ALIGN
@@ -80,6 +80,8 @@ def _tensor_entry(t: Tensor, offset: int) -> dict[str, Any]:
             entry[key + "_scalar"] = np.ndim(v) == 0
     if t.axis is not None:
         entry["axis"] = t.axis
+    if t.group:
+        entry["group"] = int(t.group)
     return entry
 
 
@@ -94,8 +96,11 @@ def _value_entry(v: Value) -> dict[str, Any]:
 
 def requirements(graph: Graph) -> list[str]:
     """The features a reader needs to run ``graph`` (see the module docstring)."""
-    return sorted({_DTYPE_FEATURES[v.dtype] for v in graph.values.values()
-                   if v.dtype in _DTYPE_FEATURES})
+    needs = {_DTYPE_FEATURES[v.dtype] for v in graph.values.values()
+             if v.dtype in _DTYPE_FEATURES}
+    if any(t.group for t in graph.consts.values()):
+        needs.add("grouped-scales")
+    return sorted(needs)
 
 
 def graph_to_json(graph: Graph) -> dict[str, Any]:
@@ -238,8 +243,15 @@ def _tensor_view(buf: mmap.mmap, doff: int, dlen: int, e: dict[str, Any]) -> Ten
         v = np.asarray(e[key], dtype=np.float32)
         return v.reshape(()) if e.get(key + "_scalar") else v
 
-    return Tensor(name=e["name"], data=data, dtype=dtype, shape=shape, scale=quant("scale"),
-                  zero_point=quant("zero_point"), axis=e.get("axis"))
+    scale = quant("scale")
+    group = e.get("group")
+    if group is not None:  # one scale per group of the last axis
+        group = int(group)
+        if group < 1 or not shape or scale is None:
+            raise ModelFormatError(f"tensor {e['name']!r}: bad group {group}")
+        scale = scale.reshape(*shape[:-1], -(-shape[-1] // group))
+    return Tensor(name=e["name"], data=data, dtype=dtype, shape=shape, scale=scale,
+                  zero_point=quant("zero_point"), axis=e.get("axis"), group=group)
 
 
 def _graph_from_json(g: dict[str, Any], tensors: dict[str, Tensor], meta: dict) -> Graph:

@@ -58,7 +58,8 @@ def run_lstm(X, W, R, Bv=None, P=None, h0=None, c0=None, clip=0.0, input_forget=
     c = np.zeros((n_b, n_h), f32) if c0 is None else c0.copy()
     y = np.full((n_t, n_b, n_out), np.nan, f32)
     codes, al, be = activation_params(activations, alphas, betas)
-    lstm_seq(X, w, r, b, p, wproj, bproj, h, c, y, np.empty((n_t, n_b, 4 * n_h), f32),
+    # float weights are passed packed as 1-tuples (see edgernn.kernels.linalg)
+    lstm_seq(X, (w,), (r,), b, p, (wproj,), bproj, h, c, y, np.empty((n_t, n_b, 4 * n_h), f32),
              np.empty(n_h, f32), f32(clip), f32(cell_clip), f32(proj_clip), bool(input_forget),
              codes, al, be)
     return y, h, c
@@ -72,7 +73,8 @@ def run_gru(X, W, R, Bv=None, h0=None, linear_before_reset=False, clip=0.0,
     h = np.zeros((n_b, n_h), f32) if h0 is None else h0.copy()
     y = np.full((n_t, n_b, n_h), np.nan, f32)
     codes, al, be = activation_params(activations, alphas, betas)
-    gru_seq(X, W, R, wb, rb, h, y, np.empty((n_t, n_b, 3 * n_h), f32), np.empty(3 * n_h, f32),
+    gru_seq(X, (W,), (R,), wb, rb, h, y, np.empty((n_t, n_b, 3 * n_h), f32),
+            np.empty(3 * n_h, f32),
             bool(linear_before_reset), f32(clip), codes, al, be)
     return y, h
 
@@ -84,7 +86,8 @@ def run_rnn(X, W, R, Bv=None, h0=None, clip=0.0, activation="Tanh", alpha=(), be
     h = np.zeros((n_b, n_h), f32) if h0 is None else h0.copy()
     y = np.full((n_t, n_b, n_h), np.nan, f32)
     codes, al, be = activation_params([activation], alpha, beta)
-    rnn_seq(X, W, R, b, h, y, np.empty((n_t, n_b, n_h), f32), f32(clip), codes[0], al[0], be[0])
+    rnn_seq(X, (W,), (R,), b, h, y, np.empty((n_t, n_b, n_h), f32), f32(clip), codes[0], al[0],
+            be[0])
     return y, h
 
 

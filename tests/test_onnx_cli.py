@@ -34,6 +34,7 @@ def test_convert_and_verify_writes_a_loadable_model(tmp_path):
 @pytest.mark.parametrize(("fixture", "nodes"), [
     ("onnx_lstm_bidirectional.onnx", ["bilstm"]),
     ("onnx_unsupported_ops.onnx", ["running_sum", "hardmax_feat"]),
+    ("torch_refused_bigru_mean_op17.onnx", ["/gru/GRU", "/ReduceMean"]),
 ])
 def test_refused_models_exit_nonzero_without_traceback(tmp_path, fixture, nodes):
     dst = tmp_path / "m.ern"

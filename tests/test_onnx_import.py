@@ -17,7 +17,7 @@ from edgernn.converters import (
     load_onnx,
     verify,
 )
-from edgernn.converters.onnx_io import normalize_name, parse_axes
+from edgernn.converters.onnx.io import normalize_name, parse_axes
 from edgernn.converters.verify import from_source, to_source
 from edgernn.ir import reorder_gates
 
@@ -58,13 +58,13 @@ def test_stacked_lstm_is_two_lstm_ops_and_a_dense(opset):
     assert kinds(g) == ["LSTM", "LSTM", "Dense"]
     assert [(v.name, v.shape) for v in g.inputs] == [("x", (F,))]
     assert g.outputs == ("y",) and g.shape("y") == (5,)
-    assert g.metadata["onnx_inputs"]["x"]["time"] == 1
-    assert g.metadata["onnx_inputs"]["x"]["batch"] == 0
+    assert g.metadata["source_inputs"]["x"]["time"] == 1
+    assert g.metadata["source_inputs"]["x"]["batch"] == 0
 
 
 def test_time_axis_from_the_recurrent_op_when_dims_are_unnamed():
     g = graph("torch_lstm3_tmajor_op13")
-    info = g.metadata["onnx_inputs"]["x"]
+    info = g.metadata["source_inputs"]["x"]
     assert (info["time"], info["batch"]) == (0, 1)
     assert "layout" in info["how"]
     assert kinds(g) == ["LSTM", "LSTM", "LSTM"]
@@ -103,7 +103,7 @@ def test_crnn_conv_front_end_is_causal_and_batchnorm_folded():
     convs = [op for op in g.ops if op.kind == "Conv"]
     assert [op.attr("delay") for op in convs] == [0, 0]
     assert convs[1].attr("dilation") == 2 and convs[1].attr("groups") == 3
-    assert g.metadata["onnx_outputs"]["y"]["tail"] == 0
+    assert g.metadata["source_outputs"]["y"]["tail"] == 0
 
 
 def test_conv2d_time_by_frequency():
@@ -119,7 +119,7 @@ def test_same_padding_conv_streams_with_a_reported_delay():
     g = graph("torch_same_conv_lstm_op13")
     (conv,) = [op for op in g.ops if op.kind == "Conv"]
     assert conv.attr("delay") == 1
-    out = g.metadata["onnx_outputs"]["y"]
+    out = g.metadata["source_outputs"]["y"]
     assert (out["delay"], out["tail"]) == (1, 1)
     report = convert(FIXTURES / "torch_same_conv_lstm_op13.onnx")
     assert any("delayed by 1" in n for n in report.notes)
@@ -129,14 +129,14 @@ def test_strided_conv_output_rate():
     g = graph("torch_strided_conv_gru_op13")
     (conv,) = [op for op in g.ops if op.kind == "Conv"]
     assert conv.attr("stride") == 2 and conv.attr("delay") == 0
-    assert g.metadata["onnx_outputs"]["y"]["stride"] == 2
+    assert g.metadata["source_outputs"]["y"]["stride"] == 2
 
 
 @pytest.mark.parametrize("name", ["torch_classifier_last_op13", "torch_classifier_hn_op17",
                                   "torch_classifier_hn_op11"])
 def test_last_step_outputs_are_per_frame_values(name):
     g = graph(name)
-    assert g.metadata["onnx_outputs"]["probs"]["reduced"] is True
+    assert g.metadata["source_outputs"]["probs"]["reduced"] is True
     assert not any(op.kind in ("Slice", "Gather", "Concat") for op in g.ops)
 
 
@@ -154,7 +154,7 @@ def test_explicit_lstm_state_becomes_the_ops_own_state(opset):
     g = graph(f"torch_step_lstm_op{opset}")
     assert [v.name for v in g.inputs] == ["x"] and g.outputs == ("y",)
     assert g.states == ()
-    states = g.metadata["onnx_states"]
+    states = g.metadata["source_states"]
     assert states["h"]["output"] == "h_out" and states["c"]["output"] == "c_out"
     assert states["h"]["mode"] == states["c"]["mode"] == "internal"
     assert kinds(g) == ["LSTM", "LSTM", "Dense"]
@@ -165,7 +165,7 @@ def test_plain_op_step_model_gets_a_graph_state():
     assert [v.name for v in g.inputs] == ["x"]
     (st,) = g.states
     assert (st.input, st.shape) == ("state", (H,))
-    assert g.metadata["onnx_states"]["state"]["mode"] == "graph"
+    assert g.metadata["source_states"]["state"]["mode"] == "graph"
 
 
 def _renamed_step_cell(new_out: str) -> onnx.ModelProto:
@@ -202,7 +202,7 @@ def test_normalize_state_names(name, key):
 
 def test_axes_override():
     g = load_onnx(FIXTURES / "torch_lstm3_tmajor_op13.onnx", axes={"x": "TBF"})
-    assert g.metadata["onnx_inputs"]["x"]["how"] == "given"
+    assert g.metadata["source_inputs"]["x"]["how"] == "given"
     assert parse_axes("BTF", 3, "x") == (1, 0)
     with pytest.raises(ConversionError, match="one letter per axis"):
         load_onnx(FIXTURES / "torch_lstm3_tmajor_op13.onnx", axes={"x": "TF"})
@@ -212,7 +212,7 @@ def test_axes_override():
 
 def test_fixed_shape_exports():
     g = graph("torch_fixed_lstm2_op17")
-    assert g.metadata["onnx_inputs"]["x"]["dims"] == [1, 7, F]
+    assert g.metadata["source_inputs"]["x"]["dims"] == [1, 7, F]
     assert kinds(g) == ["LSTM", "LSTM", "Dense"]
     with pytest.raises(UnsupportedModelError, match="--axes x=BCTF") as e:
         load_onnx(FIXTURES / "torch_fixed_crnn2d_op17.onnx")

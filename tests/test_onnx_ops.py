@@ -189,5 +189,5 @@ def test_last_step_after_a_strided_conv():
              node("Transpose", ["cv"], "seq", perm=[2, 0, 1]),
              node("GRU", ["seq", "W", "R"], ["", "y"], hidden_size=H, linear_before_reset=1)]
     g = check(nodes, {"w": c(4, F, 2), "W": c(1, 3 * H, 4), "R": c(1, 3 * H, H)})
-    out = g.metadata["onnx_outputs"]["y"]
+    out = g.metadata["source_outputs"]["y"]
     assert out["reduced"] and out["stride"] == 2

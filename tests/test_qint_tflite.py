@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import edgernn
 from fixtures.qint.qbuild import QB
 from fixtures.qint.tflite_ir import TFLiteFile, interpreter, invoke
+
+import edgernn
 
 pytest.importorskip("tflite", reason="the tflite package reads the fixtures ([dev] extra)")
 try:
@@ -196,3 +196,44 @@ def test_add_mul(resolver):
     want = stateless("add_mul", resolver, feeds, [add.outputs[0], mul.outputs[0]])
     agree(got["Add"], want[0], resolver)
     agree(got["Mul"], want[1], resolver)
+
+
+def lstm_ir(f: TFLiteFile):
+    """The IR LSTM of the fixture's UNIDIRECTIONAL_SEQUENCE_LSTM (gates i, f, c, o; one
+    scale per gate matrix, repeated per row; H0 = the output state's zero point)."""
+    op = f.op("UNIDIRECTIONAL_SEQUENCE_LSTM")
+    ins = op.inputs
+    x, h, c, out = f.t(ins[0]), f.t(ins[18]), f.t(ins[19]), f.t(op.outputs[0])
+    n = f.t(ins[4]).shape[0]
+    stack = lambda idx: np.concatenate([f.t(i).data for i in idx])  # noqa: E731
+    per_row = lambda idx: np.repeat([f.t(i).s for i in idx], n)  # noqa: E731
+    b = QB()
+    b.input("x", (x.shape[2],), "i8", x.s, x.z)
+    b.const("W", stack(ins[1:5]), "q8", per_row(ins[1:5]), axis=0)
+    b.const("R", stack(ins[5:9]), "q8", per_row(ins[5:9]), axis=0)
+    b.const("B", stack(ins[12:16]), "i32", per_row(ins[12:16]))
+    b.const("H0", np.full(out.shape[-1], h.z), "i32")
+    b.op("LSTM", ["x", "W", "R", "B", "", "", "", "H0"], "y", "i8", out.s, out.z,
+         {"cell_scale_log2": int(round(np.log2(c.s))),
+          "cell_clip": op.options.CellClip(), "proj_clip": op.options.ProjClip()})
+    return b.build("y"), op
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_lstm_8x8_16_streams_invoke_by_invoke(resolver):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 2, 8 -> 16): h and c are variable tensors that
+    persist across invoke(), so 8 invokes of 6 frames are one 48-frame stream; each
+    invoke is compared with the stream's next run() of the same 6 frames, then the
+    same 48 frames are stepped one at a time."""
+    f = TFLiteFile("lstm")
+    graph, op = lstm_ir(f)
+    x = f.t(op.inputs[0])
+    it = interpreter("lstm", resolver)
+    stream = edgernn.Model(graph).stream()
+    chunks = [frames(x.shape[1], x.shape[2]) for _ in range(8)]
+    got = np.stack([stream.run(ch) for ch in chunks])
+    want = np.stack([invoke(it, {op.inputs[0]: ch}, [op.outputs[0]])[0][0] for ch in chunks])
+    agree(got, want, resolver)
+    stepper = edgernn.Model(graph).stream()
+    steps = np.stack([stepper.step(fr) for fr in np.concatenate(chunks)])
+    assert np.array_equal(steps, got.reshape(steps.shape))

@@ -9,7 +9,6 @@ reset, state snapshots, batches, graph-level state loops.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -21,13 +20,12 @@ from edgernn.warmup import kitchen_sink, looped
 
 ort = pytest.importorskip("onnxruntime")
 
-from edgernn.converters import load_onnx  # noqa: E402
-from edgernn.converters.verify import Source, source_outputs  # noqa: E402
+from test_onnx_parity import AXES, CONVERTIBLE, FIXTURES  # noqa: E402 - one fixture list
 
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
-REFUSED = {"onnx_lstm_bidirectional", "onnx_unsupported_ops", "torch_refused_mean_over_time_op17"}
-CONVERTIBLE = sorted(p.stem for p in FIXTURES.glob("*.onnx") if p.stem not in REFUSED)
-AXES = {"torch_fixed_crnn2d_op17": {"x": "BCTF"}}
+from edgernn.converters import load_onnx  # noqa: E402
+from edgernn.converters.onnx import OnnxRunner  # noqa: E402
+from edgernn.converters.verify import source_outputs  # noqa: E402
+
 FRAMES = 60
 
 
@@ -36,14 +34,14 @@ def _source(name: str):
     """(graph, feeds, source outputs) for FRAMES random frames of a fixture."""
     g = load_onnx(FIXTURES / f"{name}.onnx", axes=AXES.get(name))
     meta = g.metadata
-    fixed = [s["dims"][s["time"]] for s in meta["onnx_inputs"].values()
+    fixed = [s["dims"][s["time"]] for s in meta["source_inputs"].values()
              if s["time"] is not None and isinstance(s["dims"][s["time"]], int)]
     frames = min(fixed, default=FRAMES)  # a fixed-shape export runs on its own length
     rng = np.random.default_rng(7)
     feeds = {v.name: rng.standard_normal((frames, *v.shape)).astype(np.float32)
              for v in g.inputs}
-    src = Source(onnx.load(FIXTURES / f"{name}.onnx"))
-    want = source_outputs(src, meta, feeds, frames, chunk=1 if meta["onnx_states"] else 0)
+    src = OnnxRunner(onnx.load(FIXTURES / f"{name}.onnx"))
+    want = source_outputs(src, meta, feeds, frames, chunk=1 if meta["source_states"] else 0)
     return g, feeds, want
 
 
@@ -55,13 +53,13 @@ def test_reference_backend_matches_source_and_kernels(name):
     fast = model.stream().run(**feeds)
     ref = ref if isinstance(ref, dict) else {g.outputs[0]: ref}
     fast = fast if isinstance(fast, dict) else {g.outputs[0]: fast}
-    for out, (src_name, info) in zip(g.outputs, g.metadata["onnx_outputs"].items(),
+    for out, (src_name, info) in zip(g.outputs, g.metadata["source_outputs"].items(),
                                      strict=True):
         r = ref[out]
         assert r.dtype == np.float64 and len(r) > 0
         s = np.asarray(want[src_name])
         # a last-step output: the source gives the value after the whole sequence
-        got = r[-1] if info["reduced"] and not g.metadata["onnx_states"] else r
+        got = r[-1] if info["reduced"] and not g.metadata["source_states"] else r
         s = s.reshape(got.shape) if got is not r else s[: len(r)]
         assert np.abs(got - s).max() <= 1e-6, (out, np.abs(got - s).max())
         assert np.abs(fast[out] - r).max() <= 1e-5

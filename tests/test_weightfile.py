@@ -155,14 +155,15 @@ def test_q8_weight_without_a_q8_kernel_is_a_graph_error_at_load(tmp_path):
     unscaled numbers."""
     g = small_graph()
     consts = dict(g.consts)
-    dense = next(op for op in g.ops if op.kind == "Dense")
-    w = consts[dense.inputs[1]].to_float()
+    gru = next(op for op in g.ops if op.kind == "GRU")
+    bias = gru.input("WB")  # GRU kernels take float biases only
+    w = consts[bias].to_float()
     scale = np.abs(w).max() / 127
-    consts[dense.inputs[1]] = Tensor(dense.inputs[1], np.round(w / scale).astype(np.int8),
-                                     "q8", w.shape, np.float32(scale), np.float32(0))
+    consts[bias] = Tensor(bias, np.round(w / scale).astype(np.int8), "q8", w.shape,
+                          np.float32(scale), np.float32(0))
     g8 = edgernn.Graph(g.inputs, g.outputs, g.ops, g.values, consts, g.states, g.metadata)
     save(g8, tmp_path / "q.ern")
-    with pytest.raises(edgernn.GraphError, match=rf"{dense.name}.*W q8"):
+    with pytest.raises(edgernn.GraphError, match=rf"{gru.name}.*WB q8"):
         edgernn.load(tmp_path / "q.ern")
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from . import kernel
 from .activations import activation
 from .conv import conv_time
-from .linalg import dense
+from .linalg import project
 
 
 @kernel
-def dense_act(x, w, b, y, code, alpha, beta):
-    """y = fn(x @ w.T + b).  x f32[N, I], w f32[O, I], b f32[O] or [0], y f32[N, O];
-    fn, alpha, beta as in :func:`edgernn.kernels.activations.activation`."""
-    dense(x, w, b, y)
+def dense_act(x, wp, b, y, code, alpha, beta):
+    """y = fn(x @ W.T + b).  x f32[N, I], wp the packed W (O, I) (:mod:`.linalg`),
+    b f32[O] or [0], y f32[N, O]; fn, alpha, beta as in
+    :func:`edgernn.kernels.activations.activation`."""
+    project(x, wp, b, y, False)
     flat = y.reshape(-1)
     activation(flat, flat, code, alpha, beta)
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import kernel
 from .activations import apply_activation
 from .fixedpoint import logistic16, mbqm_double, rdbpot, sat8, sat16, tanh16
-from .linalg import dense, gemv_add, qmatmul
+from .linalg import matvec_add, pack_rows, project, qmatmul
 from .lstm import clip_inplace
 
 _ONE = np.float32(1.0)
@@ -38,9 +38,9 @@ def _gates_zr(g, rh, n, clip, act, alpha, beta):
 
 
 @kernel
-def _step(g, rh, r, rb, h, linear_before_reset, clip, acts, alphas, betas):
+def _step(g, rh, rp, rb, h, linear_before_reset, clip, acts, alphas, betas):
     """One GRU frame of one stream.  g f32[3H] = x W^T + wb (destroyed);
-    rh f32[3H] scratch; r f32[3H, H]; rb f32[3H]|[0]; h f32[H] (in/out)."""
+    rh f32[3H] scratch; rp packs R (3H, H); rb f32[3H]|[0]; h f32[H] (in/out)."""
     n = h.shape[0]
     if rb.shape[0] > 0:
         rh[:] = rb
@@ -48,17 +48,17 @@ def _step(g, rh, r, rb, h, linear_before_reset, clip, acts, alphas, betas):
         rh[:] = _ZERO
     gh = g[2 * n :]
     if linear_before_reset:
-        gemv_add(r, h, rh)
+        matvec_add(rp, h, rh)
         _gates_zr(g, rh, n, clip, acts[0], alphas[0], betas[0])
         for j in range(n):
             gh[j] += g[n + j] * rh[2 * n + j]
     else:
-        gemv_add(r[: 2 * n], h, rh[: 2 * n])
+        matvec_add(pack_rows(rp, 0, 2 * n), h, rh[: 2 * n])
         _gates_zr(g, rh, n, clip, acts[0], alphas[0], betas[0])
         rh_r = rh[n : 2 * n]  # reused to hold r * h
         for j in range(n):
             rh_r[j] = g[n + j] * h[j]
-        gemv_add(r[2 * n :], rh_r, rh[2 * n :])
+        matvec_add(pack_rows(rp, 2 * n, 3 * n), rh_r, rh[2 * n :])
         for j in range(n):
             gh[j] += rh[2 * n + j]
     if clip > _ZERO:
@@ -70,20 +70,21 @@ def _step(g, rh, r, rb, h, linear_before_reset, clip, acts, alphas, betas):
 
 
 @kernel
-def gru_seq(x, w, r, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
+def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
     """Run T frames of B streams through one GRU layer, updating h in place.
 
-    x f32[T, B, I]; w f32[3H, I]; r f32[3H, H]; wb f32[3H]|[0]; rb f32[3H]|[0];
+    x f32[T, B, I]; wp, rp packed weights (:mod:`.linalg`) of W (3H, I) and R (3H, H);
+    wb f32[3H]|[0]; rb f32[3H]|[0];
     h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
     scratch xw f32[T, B, 3H], rh f32[3H]; linear_before_reset bool; clip f32 (0 = off);
     acts i64[2] (f, g codes), alphas f32[2], betas f32[2].
     """
     n_t, n_b, n_in = x.shape
     n_h = h.shape[1]
-    dense(x.reshape((n_t * n_b, n_in)), w, wb, xw.reshape((n_t * n_b, 3 * n_h)))
+    project(x.reshape((n_t * n_b, n_in)), wp, wb, xw.reshape((n_t * n_b, 3 * n_h)), False)
     for t in range(n_t):
         for s in range(n_b):
-            _step(xw[t, s], rh, r, rb, h[s], linear_before_reset, clip, acts, alphas, betas)
+            _step(xw[t, s], rh, rp, rb, h[s], linear_before_reset, clip, acts, alphas, betas)
         y[t] = h
 
 

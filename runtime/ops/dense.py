@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..bindings import EMPTY1, Context, each_n, rows
+from ..bindings import EMPTY1, PACKED, Context, each_n, pack, rows
 from ..ir import Op
 from ..kernels import fused, linalg
 from .base import Binder, OpDef, RefCall, Shape, need, opt, register, size
@@ -21,13 +21,15 @@ def macs(op: Op, graph) -> int:
     return size(graph.shape(op.inputs[0])[:-1]) * w[0] * w[1]
 
 
-def bind_f32(op: Op, ctx: Context):
-    w, b = ctx.const(op, "W"), ctx.const(op, "B", EMPTY1)
+def bind_float(op: Op, ctx: Context):
+    """Float activations; float, int8-row or int4-group weights (packed)."""
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
-    b = b.reshape(-1)
+    n_out, n_in = ctx.shape(op.inputs[1])
+    wp = pack(ctx, op, "W", x.shape[0] * ctx.B * size(ctx.shape(op.inputs[0])[:-1]))
+    b = ctx.const(op, "B", EMPTY1).reshape(-1)
     act = ctx.epilogue(op)
-    return each_n(x.shape[0], fused.dense_act if act else linalg.dense,
-                  lambda n: (rows(x, n, w.shape[1]), w, b, rows(y, n, w.shape[0]), *act))
+    return each_n(x.shape[0], fused.dense_act if act else linalg.dense_packed,
+                  lambda n: (rows(x, n, n_in), wp, b, rows(y, n, n_out), *act))
 
 
 def reference(c: RefCall):
@@ -39,7 +41,7 @@ def reference(c: RefCall):
 register(OpDef(
     "Dense", ("x", "W", "B?"), {},
     "y = x @ W.T + B over the last axis. W (out, in), B (out,).",
-    infer=infer, reference=reference, macs=macs, fusable=True,
-    binders=(Binder(bind_f32), Binder(bind_dense_i8, Q8_ONLY)),
-    kernels=(linalg.dense, fused.dense_act, linalg.qmatmul),
+    infer=infer, reference=reference, macs=macs, fusable=True, weights=("W",),
+    binders=(Binder(bind_float, {"W": PACKED}), Binder(bind_dense_i8, Q8_ONLY)),
+    kernels=(linalg.dense_packed, fused.dense_act, linalg.qmatmul),
 ))

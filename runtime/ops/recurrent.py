@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bindings import EMPTY1, EMPTY2, F32, Context, each_n
+from ..bindings import EMPTY1, F32, PACKED, Context, each_n, pack
 from ..ir import Op, reorder_gates
 from ..kernels import gru, lstm, rnn
 from ..kernels.activations import activation_params
@@ -90,12 +90,17 @@ def _acts(op: Op) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                              op.attr("activation_beta"))
 
 
+def _packs(op: Op, ctx: Context, x: np.ndarray, *roles: str) -> list[tuple]:
+    """Packed W (rows: every frame of a chunk) and the recurrent weights (rows: B)."""
+    return [pack(ctx, op, "W", x.shape[0] * ctx.B)] + [pack(ctx, op, r, ctx.B) for r in roles]
+
+
 def bind_lstm(op: Op, ctx: Context):
-    w, r = ctx.const(op, "W"), ctx.const(op, "R")
-    b, p = ctx.const(op, "B", EMPTY1).reshape(-1), ctx.const(op, "P", EMPTY1).reshape(-1)
-    wp, bp = ctx.const(op, "Wproj", EMPTY2), ctx.const(op, "Bproj", EMPTY1).reshape(-1)
-    hidden = w.shape[0] // 4
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
+    w, r, wp = _packs(op, ctx, x, "R", "Wproj")
+    b, p = ctx.const(op, "B", EMPTY1).reshape(-1), ctx.const(op, "P", EMPTY1).reshape(-1)
+    bp = ctx.const(op, "Bproj", EMPTY1).reshape(-1)
+    hidden = ctx.shape(op.inputs[1])[0] // 4
     h, c = ctx.state_of(op, "h"), ctx.state_of(op, "c")
     xw = np.zeros((x.shape[0], ctx.B, 4 * hidden), dtype=F32)
     hs = np.zeros(hidden, dtype=F32)
@@ -108,12 +113,12 @@ def bind_lstm(op: Op, ctx: Context):
 
 
 def bind_gru(op: Op, ctx: Context):
-    w, r = ctx.const(op, "W"), ctx.const(op, "R")
-    wb, rb = ctx.const(op, "WB", EMPTY1).reshape(-1), ctx.const(op, "RB", EMPTY1).reshape(-1)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
-    h = ctx.state_of(op, "h")
-    xw = np.zeros((x.shape[0], ctx.B, w.shape[0]), dtype=F32)
-    rh = np.zeros(w.shape[0], dtype=F32)
+    w, r = _packs(op, ctx, x, "R")
+    wb, rb = ctx.const(op, "WB", EMPTY1).reshape(-1), ctx.const(op, "RB", EMPTY1).reshape(-1)
+    h, rows = ctx.state_of(op, "h"), ctx.shape(op.inputs[1])[0]
+    xw = np.zeros((x.shape[0], ctx.B, rows), dtype=F32)
+    rh = np.zeros(rows, dtype=F32)
     codes, alpha, beta = _acts(op)
     lbr, clip = bool(op.attr("linear_before_reset")), F32(op.attr("clip"))
     return each_n(x.shape[0], gru.gru_seq, lambda n: (
@@ -121,10 +126,10 @@ def bind_gru(op: Op, ctx: Context):
 
 
 def bind_rnn(op: Op, ctx: Context):
-    w, r, b = ctx.const(op, "W"), ctx.const(op, "R"), ctx.const(op, "B", EMPTY1).reshape(-1)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
-    h = ctx.state_of(op, "h")
-    xw = np.zeros((x.shape[0], ctx.B, w.shape[0]), dtype=F32)
+    w, r = _packs(op, ctx, x, "R")
+    b, h = ctx.const(op, "B", EMPTY1).reshape(-1), ctx.state_of(op, "h")
+    xw = np.zeros((x.shape[0], ctx.B, ctx.shape(op.inputs[1])[0]), dtype=F32)
     codes, alpha, beta = _acts(op)
     clip = F32(op.attr("clip"))
     return each_n(x.shape[0], rnn.rnn_seq, lambda n: (
@@ -179,6 +184,8 @@ def ref_rnn(c: RefCall) -> np.ndarray:
 
 
 _COMMON = dict(infer=infer, states=states, macs=macs)
+_GR = dict(weights=("W", "R"), **_COMMON)
+_WEIGHTS = {"W": PACKED, "R": PACKED}  # float, int8 rows, int4 groups
 OPDEFS = {
     "LSTM": OpDef(
         "LSTM", ("x", "W", "R", "B?", "P?", "Wproj?", "Bproj?", "H0?", "C0?"),
@@ -195,7 +202,9 @@ OPDEFS = {
         "H0/C0 are optional constant initial states. Integer (int8 x, q8 weights): "
         "cell_scale_log2 is the int16 cell's power-of-two scale, hidden_scale/"
         "hidden_zero_point quantize o*tanh(c) before a projection (edgernn.ops.quant).",
-        reference=ref_lstm, binders=(Binder(bind_lstm), Binder(bind_lstm_i8, RECURRENT_INT)),
+        reference=ref_lstm, binders=(Binder(bind_lstm, _WEIGHTS | {"Wproj": PACKED}),
+                                     Binder(bind_lstm_i8, RECURRENT_INT)),
+        weights=("W", "R", "Wproj"),
         kernels=(lstm.lstm_seq, lstm.lstm_seq_i8),
         **_COMMON),
     "GRU": OpDef(
@@ -205,13 +214,15 @@ OPDEFS = {
         "One forward GRU layer, gate order z,r,h. W (3H, I), R (3H, H), WB and RB (3H,). "
         "h~ = g(x Wh + (r*h) Rh + Rbh + Wbh) or, linear_before_reset, "
         "g(x Wh + r*(h Rh + Rbh) + Wbh); h' = (1-z) h~ + z h.",
-        reference=ref_gru, binders=(Binder(bind_gru), Binder(bind_gru_i8, RECURRENT_INT)),
-        kernels=(gru.gru_seq, gru.gru_seq_i8), **_COMMON),
+        reference=ref_gru,
+        binders=(Binder(bind_gru, _WEIGHTS), Binder(bind_gru_i8, RECURRENT_INT)),
+        kernels=(gru.gru_seq, gru.gru_seq_i8), **_GR),
     "RNN": OpDef(
         "RNN", ("x", "W", "R", "B?", "H0?"),
         {"hidden_size": 0, "clip": 0.0, "activations": ("Tanh",), **_ACT},
         "One forward Elman RNN layer: h' = f(W x + R h + B). W (H, I), R (H, H), B (H,).",
-        reference=ref_rnn, binders=(Binder(bind_rnn), Binder(bind_rnn_i8, RECURRENT_INT)),
-        kernels=(rnn.rnn_seq, rnn.rnn_seq_i8), **_COMMON),
+        reference=ref_rnn,
+        binders=(Binder(bind_rnn, _WEIGHTS), Binder(bind_rnn_i8, RECURRENT_INT)),
+        kernels=(rnn.rnn_seq, rnn.rnn_seq_i8), **_GR),
 }
 register(*OPDEFS.values())

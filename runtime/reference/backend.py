@@ -34,6 +34,9 @@ class ReferenceStream(StreamBase):
         self._decls = {op.name: [d.suffix for d in opdef.states(op, g)]
                        for op, opdef in self._ops}
         self._state = {}
+        #: called as ``observe(values, state)`` after every chunk with every value of the
+        #: chunk ``{name: (T, B, *frame)}`` and the state; calibration reads ranges so
+        self.observe = None
         self.reset()
 
     def reset(self) -> None:
@@ -119,6 +122,8 @@ class ReferenceStream(StreamBase):
             if y is None:  # no frame reached this op, or it emitted none
                 y = np.zeros((0, self._B, *g.shape(op.outputs[0])))
             env[op.outputs[0]] = y
+        if self.observe is not None:
+            self.observe(env, self._state)
         return env
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from edgernn.ir import Op, Tensor
 
-from .onnx_passes import OpList
+from .passes import OpList
 
 
 def _const(g: OpList, name: str) -> np.ndarray | None:

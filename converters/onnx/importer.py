@@ -1,15 +1,15 @@
 """ONNX -> edgernn IR: the driver.
 
-1. load, check the opset (:mod:`.onnx_graph`);
+1. load, check the opset (:mod:`.graph`);
 2. find each input's time and batch axes, pair state inputs with outputs
-   (:mod:`.onnx_io`);
+   (:mod:`.io`);
 3. probe: run the model at two sequence lengths (batch 1) with the reference
    evaluator, keeping every intermediate; inline If nodes with a constant
    condition; re-probe;
 4. convert every node that depends on input data with its op function
-   (:data:`.onnx_ops.OPS`), collecting every refusal;
-5. resolve states (:mod:`.onnx_states`), run the clean-up passes
-   (:mod:`.onnx_passes`), build and check the :class:`~edgernn.ir.Graph`.
+   (the op table, :mod:`.table`), collecting every refusal;
+5. resolve states (:mod:`.states`), run the clean-up passes
+   (:mod:`..passes`), build and check the :class:`~edgernn.ir.Graph`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ import onnx
 from edgernn.ir import Graph, GraphError, Value
 from edgernn.shapes import check_graph
 
-from . import onnx_conv, onnx_index_ops, onnx_rnn, onnx_shape_ops  # noqa: F401 - register ops
-from .errors import ConversionError, Problem, UnsupportedModelError
-from .onnx_context import Context, Dyn, Refuse
-from .onnx_fuse import fuse_layernorm
-from .onnx_graph import (
+from ..errors import ConversionError, Problem, UnsupportedModelError
+from .context import Context, Dyn, Refuse
+from .graph import (
     default_opset,
     dynamic_names,
     inline_static_ifs,
@@ -34,18 +32,9 @@ from .onnx_graph import (
     node_inputs,
     probe,
 )
-from .onnx_io import InputSpec, input_specs, pair_states
-from .onnx_ops import OPS
-from .onnx_passes import (
-    OpList,
-    collapse_views,
-    dead_code,
-    fold_affine,
-    fuse_output_views,
-    name_outputs,
-    select_from_concat,
-)
-from .onnx_states import resolve_states, state_prov
+from .io import InputSpec, input_specs, pair_states
+from .states import resolve_states, state_prov
+from .table import OpTable, default_table
 
 PROBE_T = (6, 9)
 HINTS = {
@@ -56,44 +45,41 @@ HINTS = {
 
 
 def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = None,
-              state_pairs: dict[str, str] | None = None) -> Graph:
+              state_pairs: dict[str, str] | None = None, table: OpTable | None = None) -> Graph:
     """Import an ONNX model as an edgernn IR graph (see the module docstring).
 
     ``axes`` maps input names to axis letters (``"BTF"``: T = time, B = batch)
     where the model does not say; ``state_pairs`` maps state inputs to the
     outputs they are fed from (``{"h_in": "h_out"}``) where names do not say.
+    ``table``: the ops known (default: every op of this package, :mod:`.table`).
     Raises :class:`UnsupportedModelError` listing every node that cannot stream.
     """
+    table = table or default_table()
     label = os.fspath(src) if not isinstance(src, onnx.ModelProto) else (
         src.graph.name or "model")
     model = onnx.ModelProto()
     model.CopyFrom(load_model(src))
-    specs = pair_states(input_specs(model, axes), list(model.graph.output), state_pairs)
-    probes = _probe(model, specs, label)
+    specs = pair_states(input_specs(model, table, axes), list(model.graph.output), state_pairs)
+    probes = _probe(model, specs, label, table)
     names = [s.name for s in specs]
     dynamic = dynamic_names(model.graph, names)
     ctx = Context(probes, default_opset(model))
     ctx.used = {i for n in model.graph.node for i in node_inputs(n)} | {
         o.name for o in model.graph.output}
     inputs = _seed_inputs(ctx, specs)
-    problems = _convert_nodes(ctx, model, dynamic)
+    problems = _convert_nodes(ctx, model, dynamic, table)
     outputs, out_info = _outputs(ctx, model, specs, problems)
     states, state_info, state_problems = resolve_states(ctx, specs)
     problems += state_problems
     if problems:
         raise UnsupportedModelError(problems, label, hints=_axis_hints(specs))
-    g, outputs = _clean_up(ctx, inputs, outputs, states, out_info)
-    metadata = {
-        "source": os.path.basename(label), "source_format": "onnx",
-        "opset": default_opset(model),
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "onnx_inputs": {s.name: {"dims": list(s.dims), "time": s.time, "batch": s.batch,
-                                 "how": s.how} for s in specs if not s.state_of},
-        "onnx_outputs": out_info,
-        "onnx_states": state_info,
-    }
+    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
+    g, outputs = ctx.finish(outputs, fixed)
+    for item, value in zip(out_info.values(), outputs, strict=True):
+        item["value"] = value
     graph = Graph(inputs=tuple(inputs), outputs=tuple(outputs), ops=tuple(g.ops),
-                  values=g.values, consts=g.consts, states=tuple(states), metadata=metadata)
+                  values=g.values, consts=g.consts, states=tuple(states),
+                  metadata=_metadata(model, label, specs, out_info, state_info))
     try:
         graph.validate()
         check_graph(graph)
@@ -103,22 +89,18 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     return graph
 
 
-def _clean_up(ctx: Context, inputs, outputs, states, out_info) -> tuple[OpList, list[str]]:
-    """Run the passes; name the outputs after the source's (recorded in ``out_info``)."""
-    g = OpList(ctx.ops, dict(ctx.values), dict(ctx.consts))
-    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
-    g.protected = fixed | {v for _, v in outputs}
-    collapse_views(g)
-    fuse_layernorm(g)
-    fold_affine(g)
-    select_from_concat(g)
-    collapse_views(g)
-    dead_code(g, g.protected)
-    fuse_output_views(g)
-    names = name_outputs(g, dict(outputs), fixed)
-    for item, value in zip(out_info.values(), names, strict=True):
-        item["value"] = value
-    return g, names
+def _metadata(model: onnx.ModelProto, label: str, specs: list[InputSpec], out_info: dict,
+              state_info: dict) -> dict:
+    """What the importer understood, under the format-neutral keys the report reads."""
+    return {
+        "source": os.path.basename(label), "source_format": "onnx",
+        "source_version": f"opset {default_opset(model)}",
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "source_inputs": {s.name: {"dims": list(s.dims), "time": s.time, "batch": s.batch,
+                                   "how": s.how} for s in specs if not s.state_of},
+        "source_outputs": out_info,
+        "source_states": state_info,
+    }
 
 
 def _axis_hints(specs: list[InputSpec]) -> list[str]:
@@ -152,7 +134,7 @@ def _feeds(specs: list[InputSpec], t: int, rng) -> dict[str, np.ndarray]:
     return feeds
 
 
-def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
+def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str, table: OpTable):
     """Run the model at the probe lengths; inline constant Ifs until none is left."""
     dynamic_t = any(s.time is not None and not (isinstance(s.dims[s.time], int)
                                                 and s.dims[s.time] > 0) for s in specs)
@@ -165,7 +147,7 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
         except ConversionError:
             raise
         except Exception as e:  # noqa: BLE001 - the evaluator raises anything
-            unknown = _unknown_ops(model, names)
+            unknown = _unknown_ops(model, names, table)
             if any(p.reason.startswith("no converter") for p in unknown):
                 raise UnsupportedModelError(unknown, label) from None
             raise ConversionError(f"{label}: running the model on sample inputs failed "
@@ -176,23 +158,21 @@ def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str):
     raise ConversionError(f"{label}: too many nested If nodes")
 
 
-def _unknown_ops(model: onnx.ModelProto, names: list[str]) -> list[Problem]:
+def _unknown_ops(model: onnx.ModelProto, names: list[str], table: OpTable) -> list[Problem]:
     """Refusals visible without running the model (when it cannot be run)."""
     dynamic = dynamic_names(model.graph, names)
     out = []
     for n in model.graph.node:
         if not any(o in dynamic for o in n.output):
             continue
-        if n.domain not in ("", "ai.onnx") or n.op_type not in OPS:
-            out.append(Problem(n.op_type, n.name, HINTS.get(n.op_type, "no converter for this "
-                                                           "op" + (f" (domain {n.domain!r})"
-                                                                   if n.domain else ""))))
-        elif n.op_type in ("LSTM", "GRU", "RNN"):
-            direction = next((a.s.decode() for a in n.attribute if a.name == "direction"),
-                             "forward")
-            if direction != "forward":
-                out.append(Problem(n.op_type, n.name, f"direction={direction!r} cannot stream; "
-                                                      f"export a forward model"))
+        spec = table.get(n.op_type) if n.domain in ("", "ai.onnx") else None
+        if spec is None:
+            domain = f" (domain {n.domain!r})" if n.domain else ""
+            why = HINTS.get(n.op_type, f"no converter for this op{domain}")
+        else:
+            why = spec.check(n) if spec.check else None
+        if why:
+            out.append(Problem(n.op_type, n.name, why))
     return out
 
 
@@ -204,38 +184,84 @@ def _seed_inputs(ctx: Context, specs: list[InputSpec]) -> list[Value]:
             d = d.with_(prov=state_prov(s.name, d.frame))
         else:
             inputs.append(Value(s.name, d.frame))
-        ctx.values[s.name] = Value(s.name, d.frame)
-        ctx.fresh(s.name)
+        ctx.declare(s.name, d.frame)
         ctx.set(s.name, d)
     return inputs
 
 
-def _convert_nodes(ctx: Context, model: onnx.ModelProto, dynamic: set[str]) -> list[Problem]:
+def _convert_nodes(ctx: Context, model: onnx.ModelProto, dynamic: set[str],
+                   table: OpTable) -> list[Problem]:
+    """Convert every dynamic node; return every refusal.
+
+    The outputs of a refused node get stand-ins (:func:`_stand_in`) where their time
+    axis is clear, so that the nodes after it are still checked and listed too (a
+    mean over time after a refused bidirectional GRU); everything computed from a
+    refused node is *poisoned*: never an output or a state of the graph.
+    """
     problems, poisoned = [], set()
     for k, node in enumerate(model.graph.node):
         if not any(o in dynamic for o in node.output):
             continue
         name = node.name or f"{node.op_type}_{k}"
-        if any(i in poisoned for i in node_inputs(node)):
+        tainted = [i for i in node_inputs(node) if i in poisoned]
+        if tainted:
             poisoned.update(node.output)
-            continue
-        fn = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        ctx.node_name = name
-        try:
-            if fn is None:
-                raise Refuse(HINTS.get(node.op_type, "no converter for this op"))
-            fn(ctx, node)
-            for o in node.output:
-                if o in dynamic and o in ctx.used and o not in ctx.metas:
-                    raise Refuse(f"internal error: output {o!r} was not converted")
-                if o in ctx.metas and ctx.metas[o].shape != ctx.probe_shape(o):
-                    raise Refuse(f"internal error: output {o!r} tracked as "
-                                 f"{ctx.metas[o].shape}, but it is {ctx.probe_shape(o)}")
-        except Refuse as r:
-            problems.append(Problem(node.op_type, name, str(r)))
+            if not all(ctx.is_dyn(i) for i in tainted):
+                continue
+        why = _convert_node(ctx, node, name, dynamic, table)
+        if why and not (tainted and why.startswith("internal error")):
+            problems.append(Problem(node.op_type, name, why))
+        if why:
             poisoned.update(node.output)
+            _stand_in(ctx, node, name)
     ctx.poisoned = poisoned
     return problems
+
+
+def _convert_node(ctx: Context, node: onnx.NodeProto, name: str, dynamic: set[str],
+                  table: OpTable) -> str:
+    """Convert one node; the reason it is refused, or ''."""
+    spec = table.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+    ctx.node_name = name
+    try:
+        if spec is None:
+            raise Refuse(HINTS.get(node.op_type, "no converter for this op"))
+        spec.convert(ctx, node)
+        for o in node.output:
+            if o in dynamic and o in ctx.used and o not in ctx.metas:
+                raise Refuse(f"internal error: output {o!r} was not converted")
+            if o in ctx.metas and ctx.metas[o].shape != ctx.probe_shape(o):
+                raise Refuse(f"internal error: output {o!r} tracked as "
+                             f"{ctx.metas[o].shape}, but it is {ctx.probe_shape(o)}")
+    except Refuse as r:
+        return str(r)
+    return ""
+
+
+def _stand_in(ctx: Context, node: onnx.NodeProto, name: str) -> None:
+    """Metas for the outputs of a refused node, only to check the nodes after it.
+
+    An output gets one when its time axis is clear: exactly one axis whose length
+    follows the time axis of the node's first timed input across the probes.
+    Batch is unknown (None); the IR value has no producer (the graph is never built).
+    """
+    for o in node.output:
+        ctx.metas.pop(o, None)
+    timed = [i for i in node.input if ctx.is_dyn(i) and ctx.metas[i].time is not None]
+    if not timed or len(ctx.probes) < 2:
+        return
+    ref = ctx.metas[timed[0]]
+    lengths = [ctx.probe_shape(timed[0], p)[ref.time] for p in range(len(ctx.probes))]
+    for o in node.output:
+        if not o or o not in ctx.probes[0]:
+            continue
+        shapes = [ctx.probe_shape(o, p) for p in range(len(ctx.probes))]
+        axes = [a for a in range(len(shapes[0])) if [s[a] for s in shapes] == lengths]
+        if len(axes) == 1:
+            d = ref.with_(value=None, shape=shapes[0], time=axes[0], batch=None, prov=None,
+                          reduced=False, tpad=(0, 0))
+            value = ctx.declare(ctx.fresh(f"{name}:refused:{o}"), d.frame)
+            ctx.set(o, d.with_(value=value.name))
 
 
 def _outputs(ctx: Context, model: onnx.ModelProto, specs, problems) -> tuple[list, dict]:

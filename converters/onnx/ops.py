@@ -1,8 +1,12 @@
 """ONNX elementwise, linear, softmax, reduction and normalization ops -> IR.
 
-One function per ONNX op, named after the spec; :data:`OPS` maps op types to
-them.  Each reads its inputs from the :class:`~.onnx_context.Context`, emits IR
-ops, and records a :class:`~.onnx_context.Dyn` for each output.
+One function per ONNX op, named after the spec, and one per family whose
+members differ only in the IR function they name (:func:`binary`: Add, Sub ...;
+:func:`unary`: Relu, Tanh ...; :func:`softmax`; :func:`reduce`).  Each reads
+its inputs from the :class:`~.context.Context`, emits IR ops, and records a
+:class:`~.context.Dyn` for each output.  :func:`register` lists the op types
+with their properties; unary activations and their ``alpha``/``beta``
+defaults come from :mod:`edgernn.activations`.
 """
 
 from __future__ import annotations
@@ -10,14 +14,33 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import F32_MAX, Context, Dyn, Refuse, norm_axis
+from edgernn.activations import lookup
 
-OPS: dict = {}
+from .context import F32_MAX, Context, Dyn, Refuse, norm_axis
+
+#: elementwise ops with two inputs, the IR ``Binary`` function of the same name
+BINARY = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+#: elementwise ops with one input, the activation of the same name (edgernn.activations)
+UNARY = ("Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal",
+         "Softplus", "Softsign", "Erf", "Gelu", "LeakyRelu", "Elu", "HardSigmoid")
 
 
-def register(fn):
-    OPS[fn.__name__] = fn
-    return fn
+def register(table) -> None:
+    """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
+    for name in BINARY:
+        table.add(binary, name, pass_through=True)
+    for name in UNARY:
+        lookup(name)  # fails at import if the activation table lacks it
+        table.add(unary, name, pass_through=True)
+    table.add(Clip, pass_through=True)
+    table.add(MatMul, pass_through=True)
+    table.add(Gemm)
+    table.add(softmax, "Softmax", pass_through=True)
+    table.add(softmax, "LogSoftmax", pass_through=True)
+    table.add(reduce, "ReduceMean", pass_through=lambda a: bool(a.get("keepdims", 1)))
+    for name in ("ReduceMax", "ReduceMin", "ReduceSum"):
+        table.add(reduce, name)
+    table.add(LayerNormalization, pass_through=True)
 
 
 def _same(ctx: Context, node: onnx.NodeProto, x: Dyn, value: str) -> None:
@@ -87,54 +110,35 @@ def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn
     return out, inputs
 
 
-def _binary(fn: str):
-    def convert(ctx: Context, node: onnx.NodeProto) -> None:
-        names = list(node.input)
-        if len(names) == 1:
-            d = ctx.dyn(names[0])
-            ctx.set(node.output[0], d)
-            return
-        if len(names) != 2:
-            raise Refuse(f"{node.op_type} with {len(names)} inputs: only 2 are supported")
-        out, inputs = broadcast(ctx, node, names)
-        frame = out.frame
-        value = ctx.emit("Binary", inputs, frame, {"fn": fn}, out=node.output[0])
-        ctx.set(node.output[0], out.with_(value=value))
-
-    convert.__name__ = fn
-    return convert
+def binary(ctx: Context, node: onnx.NodeProto) -> None:
+    """Add, Sub, Mul, Div, Pow, Max, Min (Max/Min with one input: the identity)."""
+    names = list(node.input)
+    if len(names) == 1:
+        ctx.set(node.output[0], ctx.dyn(names[0]))
+        return
+    if len(names) != 2:
+        raise Refuse(f"{node.op_type} with {len(names)} inputs: only 2 are supported")
+    out, inputs = broadcast(ctx, node, names)
+    value = ctx.emit("Binary", inputs, out.frame, {"fn": node.op_type}, out=node.output[0])
+    ctx.set(node.output[0], out.with_(value=value))
 
 
-for _fn, _op in (("Add", "Add"), ("Sub", "Sub"), ("Mul", "Mul"), ("Div", "Div"),
-                 ("Pow", "Pow"), ("Max", "Max"), ("Min", "Min")):
-    OPS[_op] = _binary(_fn)
+def unary(ctx: Context, node: onnx.NodeProto) -> None:
+    """Relu, Tanh, LeakyRelu(alpha) ...: the activation of that name, ONNX defaults."""
+    x = ctx.dyn(node.input[0])
+    a = ctx.attrs(node)
+    act = lookup(node.op_type)
+    attrs: dict = {"fn": act.name}
+    if act.takes_alpha:
+        attrs["alpha"] = float(a.get("alpha", act.alpha))
+    if act.takes_beta:
+        attrs["beta"] = float(a.get("beta", act.beta))
+    if node.op_type == "Gelu" and a.get("approximate", "none") != "none":
+        raise Refuse("Gelu(approximate='tanh') is not supported; export the exact Gelu")
+    value = ctx.emit("Unary", [ctx.value(x)], x.frame, attrs, out=node.output[0])
+    _same(ctx, node, x, value)
 
 
-def _unary(fn: str, **defaults):
-    def convert(ctx: Context, node: onnx.NodeProto) -> None:
-        x = ctx.dyn(node.input[0])
-        a = ctx.attrs(node)
-        attrs = {"fn": fn}
-        for key, default in defaults.items():
-            attrs[key] = float(a.get(key, default))
-        if node.op_type == "Gelu" and a.get("approximate", "none") != "none":
-            raise Refuse("Gelu(approximate='tanh') is not supported; export the exact Gelu")
-        value = ctx.emit("Unary", [ctx.value(x)], x.frame, attrs, out=node.output[0])
-        _same(ctx, node, x, value)
-
-    convert.__name__ = fn
-    return convert
-
-
-for _name in ("Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal",
-              "Softplus", "Softsign", "Erf", "Gelu"):
-    OPS[_name] = _unary(_name)
-OPS["LeakyRelu"] = _unary("LeakyRelu", alpha=0.01)
-OPS["Elu"] = _unary("Elu", alpha=1.0)
-OPS["HardSigmoid"] = _unary("HardSigmoid", alpha=0.2, beta=0.5)
-
-
-@register
 def Clip(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     lo, hi = -F32_MAX, F32_MAX
@@ -155,7 +159,6 @@ def _dense(ctx: Context, x: Dyn, w: np.ndarray, b, out_frame) -> str:
     return ctx.emit("Dense", inputs, out_frame)
 
 
-@register
 def MatMul(ctx: Context, node: onnx.NodeProto) -> None:
     if not ctx.is_dyn(node.input[0]) or ctx.is_dyn(node.input[1]):
         raise Refuse("only data @ constant is supported (the data on the left, weights on "
@@ -180,7 +183,6 @@ def MatMul(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], out.with_(value=value))
 
 
-@register
 def Gemm(ctx: Context, node: onnx.NodeProto) -> None:
     a = ctx.attrs(node)
     if not ctx.is_dyn(node.input[0]) or ctx.is_dyn(node.input[1]):
@@ -208,88 +210,76 @@ def Gemm(ctx: Context, node: onnx.NodeProto) -> None:
                                     shape=ctx.probe_shape(node.output[0])))
 
 
-def _softmax(log: bool):
-    def convert(ctx: Context, node: onnx.NodeProto) -> None:
-        x = ctx.dyn(node.input[0])
-        default = -1 if ctx.opset >= 13 else 1
-        axis = norm_axis(ctx.attrs(node).get("axis", default), x.rank)
-        attrs = {"log": log}
-        if ctx.opset >= 13 or axis == x.rank - 1:
-            attrs["axis"] = x.faxis(axis, node.op_type)
-            value = ctx.emit("Softmax", [ctx.value(x)], x.frame, attrs, out=node.output[0])
-        else:  # opset < 13: softmax over the flattened axes axis..end
-            faxes = [x.faxis(i, node.op_type) for i in range(axis, x.rank)]
-            keep = x.frame[:faxes[0]]
-            flat = ctx.reshape(x, keep + (int(np.prod(x.frame[faxes[0]:])),))
-            attrs["axis"] = len(keep)
-            y = ctx.emit("Softmax", [flat], keep + (int(np.prod(x.frame[faxes[0]:])),), attrs)
-            value = ctx.emit("Reshape", [y], x.frame, {"shape": x.frame}, out=node.output[0])
-        _same(ctx, node, x, value)
-
-    return convert
+def softmax(ctx: Context, node: onnx.NodeProto) -> None:
+    """Softmax and LogSoftmax over a feature axis (opset < 13: the flattened trailing axes)."""
+    x = ctx.dyn(node.input[0])
+    default = -1 if ctx.opset >= 13 else 1
+    axis = norm_axis(ctx.attrs(node).get("axis", default), x.rank)
+    attrs = {"log": node.op_type == "LogSoftmax"}
+    if ctx.opset >= 13 or axis == x.rank - 1:
+        attrs["axis"] = x.faxis(axis, node.op_type)
+        value = ctx.emit("Softmax", [ctx.value(x)], x.frame, attrs, out=node.output[0])
+    else:  # opset < 13: softmax over the flattened axes axis..end
+        faxes = [x.faxis(i, node.op_type) for i in range(axis, x.rank)]
+        keep = x.frame[:faxes[0]]
+        flat = ctx.reshape(x, keep + (int(np.prod(x.frame[faxes[0]:])),))
+        attrs["axis"] = len(keep)
+        y = ctx.emit("Softmax", [flat], keep + (int(np.prod(x.frame[faxes[0]:])),), attrs)
+        value = ctx.emit("Reshape", [y], x.frame, {"shape": x.frame}, out=node.output[0])
+    _same(ctx, node, x, value)
 
 
-OPS["Softmax"] = _softmax(False)
-OPS["LogSoftmax"] = _softmax(True)
+def _reduce_axes(ctx: Context, node: onnx.NodeProto, x: Dyn, a: dict) -> list[int] | None:
+    """The reduced ONNX axes, normalized (None: no-op with empty axes)."""
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif ctx.opt(node, 1):
+        axes = [int(v) for v in np.asarray(ctx.invariant(node.input[1], "axes")).ravel()]
+    else:
+        axes = []
+    if not axes:
+        return None if a.get("noop_with_empty_axes", 0) else list(range(x.rank))
+    return [norm_axis(ax, x.rank) for ax in axes]
 
 
-def _reduce(fn: str):
-    def convert(ctx: Context, node: onnx.NodeProto) -> None:
-        x = ctx.dyn(node.input[0])
-        a = ctx.attrs(node)
-        if "axes" in a:
-            axes = list(a["axes"])
-        elif ctx.opt(node, 1):
-            axes = [int(v) for v in np.asarray(ctx.invariant(node.input[1], "axes")).ravel()]
-        else:
-            axes = []
-        if not axes:
-            if a.get("noop_with_empty_axes", 0):
-                ctx.set(node.output[0], x)
-                return
-            axes = list(range(x.rank))
-        faxes = []
-        for ax in axes:
-            ax = norm_axis(ax, x.rank)
-            if ax == x.batch and x.shape[ax] == 1:
-                continue
-            if ax == x.time:
-                raise Refuse(f"reduces over the time axis (axis {ax}): a reduction over the "
-                             f"whole sequence is not causal; only taking the last step streams "
-                             f"(e.g. y[:, -1] instead of y.mean(1))")
-            faxes.append(x.faxis(ax, node.op_type))
-        keep = bool(a.get("keepdims", 1))
-        out = ctx.probe_shape(node.output[0])
-        if not faxes:  # only a size-1 batch axis: a reshape
-            batch = None if not keep else x.batch
-            time = x.time if keep or x.batch is None or x.time is None or x.time < x.batch \
-                else x.time - 1
-            value = ctx.reshape(x.with_(shape=x.shape), x.frame)
-            ctx.set(node.output[0], x.with_(value=value, prov=None, shape=out, time=time,
-                                            batch=batch))
-            return
-        time = x.time if x.time is None or keep else x.time - sum(
-            1 for ax in axes if norm_axis(ax, x.rank) < x.time)
-        batch = x.batch
-        if batch is not None and not keep:
-            gone = [norm_axis(ax, x.rank) for ax in axes]
-            batch = None if batch in gone else batch - sum(1 for g in gone if g < batch)
-        frame = tuple(1 if i in faxes else d for i, d in enumerate(x.frame)) if keep else \
-            tuple(d for i, d in enumerate(x.frame) if i not in faxes)
-        value = ctx.emit("Reduce", [ctx.value(x)], frame,
-                         {"fn": fn, "axes": tuple(faxes), "keepdims": keep}, out=node.output[0])
+def reduce(ctx: Context, node: onnx.NodeProto) -> None:
+    """ReduceMean, ReduceMax, ReduceMin, ReduceSum over feature axes (a size-1 batch too)."""
+    x = ctx.dyn(node.input[0])
+    a = ctx.attrs(node)
+    axes = _reduce_axes(ctx, node, x, a)
+    if axes is None:
+        ctx.set(node.output[0], x)
+        return
+    faxes = []
+    for ax in axes:
+        if ax == x.batch and x.shape[ax] == 1:
+            continue
+        if ax == x.time:
+            raise Refuse(f"reduces over the time axis (axis {ax}): a reduction over the "
+                         f"whole sequence is not causal; only taking the last step streams "
+                         f"(e.g. y[:, -1] instead of y.mean(1))")
+        faxes.append(x.faxis(ax, node.op_type))
+    keep = bool(a.get("keepdims", 1))
+    out = ctx.probe_shape(node.output[0])
+    if not faxes:  # only a size-1 batch axis: a reshape
+        batch = None if not keep else x.batch
+        time = x.time if keep or x.batch is None or x.time is None or x.time < x.batch \
+            else x.time - 1
+        value = ctx.reshape(x.with_(shape=x.shape), x.frame)
         ctx.set(node.output[0], x.with_(value=value, prov=None, shape=out, time=time,
                                         batch=batch))
+        return
+    time = x.time if x.time is None or keep else x.time - sum(1 for ax in axes if ax < x.time)
+    batch = x.batch
+    if batch is not None and not keep:
+        batch = None if batch in axes else batch - sum(1 for g in axes if g < batch)
+    frame = tuple(1 if i in faxes else d for i, d in enumerate(x.frame)) if keep else \
+        tuple(d for i, d in enumerate(x.frame) if i not in faxes)
+    attrs = {"fn": node.op_type[len("Reduce"):], "axes": tuple(faxes), "keepdims": keep}
+    value = ctx.emit("Reduce", [ctx.value(x)], frame, attrs, out=node.output[0])
+    ctx.set(node.output[0], x.with_(value=value, prov=None, shape=out, time=time, batch=batch))
 
-    convert.__name__ = "Reduce" + fn
-    return convert
 
-
-for _fn in ("Mean", "Max", "Min", "Sum"):
-    OPS["Reduce" + _fn] = _reduce(_fn)
-
-
-@register
 def LayerNormalization(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     a = ctx.attrs(node)

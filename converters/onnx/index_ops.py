@@ -12,8 +12,14 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Dyn, Refuse, norm_axis
-from .onnx_ops import register
+from .context import Context, Dyn, Refuse, norm_axis
+
+
+def register(table) -> None:
+    """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
+    table.add(Slice)
+    table.add(Gather)
+    table.add(Split)
 
 
 def _time_cut(kind_of_probe: list, what: str) -> tuple:
@@ -92,7 +98,6 @@ def _slice_args(ctx: Context, node: onnx.NodeProto, x: Dyn):
     return out
 
 
-@register
 def Slice(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     cuts, last, tail = [], False, x.tail
@@ -116,7 +121,6 @@ def Slice(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], out.with_(value=value, prov=prov))
 
 
-@register
 def Gather(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     ax = norm_axis(ctx.attrs(node).get("axis", 0), x.rank)
@@ -161,7 +165,6 @@ def Gather(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], out.with_(value=value, prov=prov))
 
 
-@register
 def Split(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     a = ctx.attrs(node)

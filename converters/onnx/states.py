@@ -18,9 +18,9 @@ import numpy as np
 
 from edgernn.ir import State
 
-from .errors import Problem
-from .onnx_context import Context
-from .onnx_io import InputSpec
+from ..errors import Problem
+from .context import Context
+from .io import InputSpec
 
 
 def state_prov(name: str, frame: tuple[int, ...]) -> np.ndarray:
@@ -60,7 +60,8 @@ def resolve_states(ctx: Context, specs: list[InputSpec]) -> tuple[list[State], d
         size = int(np.prod(d_in.frame, dtype=np.int64))
         ops = _internal(ctx, spec, size)
         if ops is not None:
-            info[spec.name] = {"output": spec.state_of, "mode": "internal", "ops": ops}
+            info[spec.name] = {"output": spec.state_of, "mode": "internal", "ops": ops,
+                               "dims": list(spec.dims)}
             continue
         out = ctx.metas.get(spec.state_of)
         if spec.state_of in ctx.poisoned:
@@ -86,5 +87,5 @@ def resolve_states(ctx: Context, specs: list[InputSpec]) -> tuple[list[State], d
         ctx.node_name = f"state:{spec.name}"
         value = ctx.reshape(out, d_in.frame)
         states.append(State(input=spec.name, output=value, shape=d_in.frame))
-        info[spec.name] = {"output": spec.state_of, "mode": "graph"}
+        info[spec.name] = {"output": spec.state_of, "mode": "graph", "dims": list(spec.dims)}
     return states, info, problems

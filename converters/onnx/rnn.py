@@ -9,7 +9,7 @@ not interchangeable when ``linear_before_reset``).  Both layouts: 0 = X
 Y has the time axis; Y_h (and Y_c) are the last step, which per frame is the
 same value as Y (marked ``reduced``).  An initial state from a constant becomes
 H0/C0; an initial state read from a state input is linked to it (see
-:mod:`.onnx_states`) and becomes the op's own state.
+:mod:`.states`) and becomes the op's own state.
 """
 
 from __future__ import annotations
@@ -17,46 +17,59 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from edgernn.activations import lookup
 from edgernn.ir import reorder_gates
 
-from .onnx_context import Context, Dyn, Refuse
-from .onnx_ops import register
+from .context import Context, Dyn, Refuse
+from .graph import attrs_of
 
-#: activations that consume an activation_alpha / activation_beta entry (ONNX / onnxruntime)
-TAKES_ALPHA = {"affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "hardsigmoid", "elu"}
-TAKES_BETA = {"affine", "scaledtanh", "hardsigmoid"}
 DEFAULT_ACTS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
-DEFAULT_ALPHA = {"affine": 1.0, "leakyrelu": 0.01, "thresholdedrelu": 1.0, "scaledtanh": 1.0,
-                 "hardsigmoid": 0.2, "elu": 1.0}
-DEFAULT_BETA = {"affine": 0.0, "scaledtanh": 1.0, "hardsigmoid": 0.5}
+
+
+def register(table) -> None:
+    """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
+    for fn in (LSTM, GRU, RNN):
+        table.add(fn, check=lambda node: direction_refusal(node.op_type, attrs_of(node)))
+
+
+def direction_refusal(op: str, a: dict) -> str | None:
+    """Why a recurrent op with these attributes cannot stream, or None."""
+    direction = a.get("direction", "forward")
+    if direction == "forward":
+        return None
+    return (f"direction={direction!r}: a {direction} {op} needs the whole sequence (future "
+            f"frames) before it can output anything; streaming needs direction='forward' "
+            f"(export with bidirectional=False)")
 
 
 def _activation_attrs(op: str, a: dict) -> dict:
-    """ONNX activations + packed alpha/beta lists -> IR lists aligned one per activation."""
+    """ONNX activations + packed alpha/beta lists -> IR lists aligned one per activation.
+
+    Which activation consumes an alpha/beta entry, and the defaults of the others,
+    come from :mod:`edgernn.activations`.
+    """
     n = len(DEFAULT_ACTS[op])
-    acts = list(a.get("activations") or DEFAULT_ACTS[op])
-    if len(acts) != n:
-        raise Refuse(f"{len(acts)} activations for a forward {op} (expected {n})")
-    out: dict = {"activations": tuple(acts)}
+    names = list(a.get("activations") or DEFAULT_ACTS[op])
+    if len(names) != n:
+        raise Refuse(f"{len(names)} activations for a forward {op} (expected {n})")
+    try:
+        acts = [lookup(name, gate=True) for name in names]
+    except ValueError as e:
+        raise Refuse(str(e)) from None
+    out: dict = {"activations": tuple(names)}
     alphas, betas = list(a.get("activation_alpha", [])), list(a.get("activation_beta", []))
     if alphas or betas:
-        al, be = [], []
-        for act in acts:
-            key = act.lower()
-            al.append(float(alphas.pop(0)) if key in TAKES_ALPHA and alphas
-                      else DEFAULT_ALPHA.get(key, 0.0))
-            be.append(float(betas.pop(0)) if key in TAKES_BETA and betas
-                      else DEFAULT_BETA.get(key, 0.0))
-        out["activation_alpha"], out["activation_beta"] = tuple(al), tuple(be)
+        params = [act.params(alphas.pop(0) if act.takes_alpha and alphas else None,
+                             betas.pop(0) if act.takes_beta and betas else None) for act in acts]
+        out["activation_alpha"] = tuple(p[0] for p in params)
+        out["activation_beta"] = tuple(p[1] for p in params)
     return out
 
 
 def _check_common(ctx: Context, node: onnx.NodeProto, a: dict) -> tuple[Dyn, int]:
-    direction = a.get("direction", "forward")
-    if direction != "forward":
-        raise Refuse(f"direction={direction!r}: a {direction} {node.op_type} needs the whole "
-                     f"sequence (future frames) before it can output anything; streaming "
-                     f"needs direction='forward' (export with bidirectional=False)")
+    why = direction_refusal(node.op_type, a)
+    if why:
+        raise Refuse(why)
     layout = int(a.get("layout", 0))
     x = ctx.dyn(node.input[0])
     t_ax, b_ax = (1, 0) if layout else (0, 1)
@@ -140,17 +153,31 @@ def _weights(ctx: Context, node: onnx.NodeProto, gates: int) -> tuple[np.ndarray
     return w[0], r[0], b, hidden
 
 
-@register
-def LSTM(ctx: Context, node: onnx.NodeProto) -> None:
+def _begin(ctx: Context, node: onnx.NodeProto, gates: int, order: tuple[str, str] | None = None):
+    """(X's meta, layout, IR inputs [X, W, R], B, hidden size, IR op name) of the forward
+    direction; W and R rows reordered from gate order ``order[0]`` to ``order[1]``."""
+    x, layout = _check_common(ctx, node, ctx.attrs(node))
+    w, r, b, hidden = _weights(ctx, node, gates)
+    if order:
+        w, r = reorder_gates(w, *order), reorder_gates(r, *order)
+    inputs = [ctx.vector(x), ctx.add_const(w, "W"), ctx.add_const(r, "R")]
+    return x, layout, inputs, b, hidden, ctx.op_name(node.op_type, main=True)
+
+
+def _emit(ctx: Context, node: onnx.NodeProto, x: Dyn, layout: int, inputs: list[str],
+          hidden: int, name: str, **attrs) -> None:
+    """The IR op (of ``node``'s kind, the same name) and the metas of its outputs."""
     a = ctx.attrs(node)
-    x, layout = _check_common(ctx, node, a)
-    w, r, b, hidden = _weights(ctx, node, 4)
-    name = ctx.op_name(node.op_type, main=True)
+    attrs = {"hidden_size": hidden, "clip": float(a.get("clip", 0.0)), **attrs,
+             **_activation_attrs(node.op_type, a)}
+    h = ctx.emit(node.op_type, _trim(inputs), (hidden,), attrs, name=name)
+    _outputs(ctx, node, x, layout, h, hidden, name, with_c=node.op_type == "LSTM")
+
+
+def LSTM(ctx: Context, node: onnx.NodeProto) -> None:
     order = ("iofc", "ifco")
-    inputs = [ctx.vector(x),
-              ctx.add_const(reorder_gates(w, *order), "W"),
-              ctx.add_const(reorder_gates(r, *order), "R"),
-              ctx.add_const(reorder_gates(b[:4 * hidden] + b[4 * hidden:], *order), "B")]
+    x, layout, inputs, b, hidden, name = _begin(ctx, node, 4, order)
+    inputs.append(ctx.add_const(reorder_gates(b[:4 * hidden] + b[4 * hidden:], *order), "B"))
     p = ""
     if ctx.opt(node, 7):
         pv = np.asarray(ctx.invariant(node.input[7], "P"), np.float32)[0]
@@ -158,41 +185,23 @@ def LSTM(ctx: Context, node: onnx.NodeProto) -> None:
             p = ctx.add_const(reorder_gates(pv, "iof", "ifo"), "P")
     inputs += [p, "", "", _initial(ctx, node, 5, hidden, name, "h"),
                _initial(ctx, node, 6, hidden, name, "c")]
-    attrs = {"hidden_size": hidden, "clip": float(a.get("clip", 0.0)),
-             "input_forget": bool(a.get("input_forget", 0)), **_activation_attrs("LSTM", a)}
-    h = ctx.emit("LSTM", _trim(inputs), (hidden,), attrs, name=name)
-    _outputs(ctx, node, x, layout, h, hidden, name, with_c=True)
+    _emit(ctx, node, x, layout, inputs, hidden, name,
+          input_forget=bool(ctx.attrs(node).get("input_forget", 0)))
 
 
-@register
 def GRU(ctx: Context, node: onnx.NodeProto) -> None:
-    a = ctx.attrs(node)
-    x, layout = _check_common(ctx, node, a)
-    w, r, b, hidden = _weights(ctx, node, 3)
-    name = ctx.op_name(node.op_type, main=True)
-    inputs = [ctx.vector(x), ctx.add_const(w, "W"), ctx.add_const(r, "R"),
-              ctx.add_const(b[:3 * hidden], "WB"), ctx.add_const(b[3 * hidden:], "RB"),
-              _initial(ctx, node, 5, hidden, name, "h")]
-    attrs = {"hidden_size": hidden, "clip": float(a.get("clip", 0.0)),
-             "linear_before_reset": bool(a.get("linear_before_reset", 0)),
-             **_activation_attrs("GRU", a)}
-    h = ctx.emit("GRU", _trim(inputs), (hidden,), attrs, name=name)
-    _outputs(ctx, node, x, layout, h, hidden, name, with_c=False)
+    x, layout, inputs, b, hidden, name = _begin(ctx, node, 3)
+    inputs += [ctx.add_const(b[:3 * hidden], "WB"), ctx.add_const(b[3 * hidden:], "RB"),
+               _initial(ctx, node, 5, hidden, name, "h")]
+    _emit(ctx, node, x, layout, inputs, hidden, name,
+          linear_before_reset=bool(ctx.attrs(node).get("linear_before_reset", 0)))
 
 
-@register
 def RNN(ctx: Context, node: onnx.NodeProto) -> None:
-    a = ctx.attrs(node)
-    x, layout = _check_common(ctx, node, a)
-    w, r, b, hidden = _weights(ctx, node, 1)
-    name = ctx.op_name(node.op_type, main=True)
-    inputs = [ctx.vector(x), ctx.add_const(w, "W"), ctx.add_const(r, "R"),
-              ctx.add_const(b[:hidden] + b[hidden:], "B"),
-              _initial(ctx, node, 5, hidden, name, "h")]
-    attrs = {"hidden_size": hidden, "clip": float(a.get("clip", 0.0)),
-             **_activation_attrs("RNN", a)}
-    h = ctx.emit("RNN", _trim(inputs), (hidden,), attrs, name=name)
-    _outputs(ctx, node, x, layout, h, hidden, name, with_c=False)
+    x, layout, inputs, b, hidden, name = _begin(ctx, node, 1)
+    inputs += [ctx.add_const(b[:hidden] + b[hidden:], "B"),
+               _initial(ctx, node, 5, hidden, name, "h")]
+    _emit(ctx, node, x, layout, inputs, hidden, name)
 
 
 def _trim(inputs: list[str]) -> list[str]:

@@ -18,8 +18,15 @@ import math
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Refuse, norm_axis
-from .onnx_ops import OPS, register
+from .context import Context, Refuse, norm_axis
+from .ops import binary
+
+
+def register(table) -> None:
+    """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
+    table.add(Conv)
+    table.add(Pad)
+    table.add(BatchNormalization)
 
 
 def _pads(a: dict, nsp: int, kernel, strides, dilations, in_sizes, time_sp: int) -> list[int]:
@@ -40,7 +47,6 @@ def _pads(a: dict, nsp: int, kernel, strides, dilations, in_sizes, time_sp: int)
     return pads
 
 
-@register
 def Conv(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0], allow_pad=True)
     a = ctx.attrs(node)
@@ -107,7 +113,6 @@ def _tail(ctx: Context, node, x, left, right, ext, stride, delay) -> int | None:
     return tails.pop() if len(tails) == 1 else None
 
 
-@register
 def Pad(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0], allow_pad=True)
     a = ctx.attrs(node)
@@ -147,7 +152,6 @@ def Pad(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], out.with_(value=v))
 
 
-@register
 def BatchNormalization(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     if any(o in ctx.used for o in node.output[1:]):
@@ -158,8 +162,6 @@ def BatchNormalization(ctx: Context, node: onnx.NodeProto) -> None:
     shift = bias - mean * s
     shape = (1, -1) + (1,) * (x.rank - 2)
     x.faxis(1, "BatchNormalization")
-    mul = OPS["Mul"]
-    add = OPS["Add"]
     tmp = node.output[0] + ":scaled"
     scale_name, shift_name = tmp + ":s", tmp + ":b"
     for name, v in ((scale_name, s), (shift_name, shift)):
@@ -169,5 +171,5 @@ def BatchNormalization(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.probes[0][tmp] = np.zeros(ctx.probe_shape(node.input[0]), np.float32)
     for p in ctx.probes[1:]:
         p[tmp] = np.zeros(p[node.input[0]].shape, np.float32)
-    mul(ctx, onnx.helper.make_node("Mul", [node.input[0], scale_name], [tmp]))
-    add(ctx, onnx.helper.make_node("Add", [tmp, shift_name], [node.output[0]]))
+    binary(ctx, onnx.helper.make_node("Mul", [node.input[0], scale_name], [tmp]))
+    binary(ctx, onnx.helper.make_node("Add", [tmp, shift_name], [node.output[0]]))

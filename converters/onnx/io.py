@@ -6,8 +6,10 @@ this order of preference, from
 1. the caller (``axes={"x": "BTF"}`` / ``--axes x=BTF``: ``T`` time, ``B``
    batch, any other letter a frame axis);
 2. the names of symbolic dims (``time``, ``seq_len``, ``frames`` ... /
-   ``batch``, ``N`` ...);
-3. the first op the input feeds (through Transpose and elementwise ops): an
+   ``batch``, ``N`` ...); with only time named, a fixed leading axis of size 1
+   in front of it is the batch axis (an export with batch fixed at 1);
+3. the first op the input feeds (through Transpose and the ops the op table
+   marks ``pass_through``: elementwise ops, MatMul, Softmax ...): an
    LSTM/GRU/RNN fixes time and batch by its ``layout``; a Conv has batch at 0
    and time on its (only symbolic) spatial axis; an LSTM ``initial_h`` marks a
    state;
@@ -26,16 +28,12 @@ from dataclasses import dataclass
 
 import onnx
 
-from .errors import ConversionError
-from .onnx_graph import attrs_of, consumers, data_inputs, declared_dims
+from ..errors import ConversionError
+from .graph import RECURRENT, attrs_of, consumers, data_inputs, declared_dims
+from .table import OpTable
 
 TIME_DIM = re.compile(r"time|seq|len|frame|step|chunk|^t$", re.I)
 BATCH_DIM = re.compile(r"batch|^n$|^b$|^bs$|^num_streams$", re.I)
-RECURRENT = {"LSTM", "GRU", "RNN"}
-PASS_THROUGH = {"Identity", "Cast", "Dropout", "Relu", "Tanh", "Sigmoid", "LeakyRelu", "Abs",
-                "Neg", "Clip", "Mul", "Add", "Sub", "Div", "Pow", "Max", "Min", "Sqrt", "Exp",
-                "Log", "Erf", "Gelu", "Elu", "HardSigmoid", "Softplus", "Softsign", "Reciprocal",
-                "LayerNormalization", "Softmax", "LogSoftmax", "MatMul", "ReduceMean"}
 STATE_WORDS = {"h", "c", "hx", "cx", "hidden", "cell", "state", "states", "mem", "memory",
                "cache", "carry", "hc", "ctx", "context"}
 DROP_TOKENS = {"in", "out", "input", "output", "inputs", "outputs", "prev", "next", "new",
@@ -67,7 +65,8 @@ def parse_axes(spec: str, rank: int, name: str) -> tuple[int | None, int | None]
     return t, b
 
 
-def input_specs(model: onnx.ModelProto, axes: dict | None = None) -> list[InputSpec]:
+def input_specs(model: onnx.ModelProto, table: OpTable,
+                axes: dict | None = None) -> list[InputSpec]:
     """Time/batch axes of every data input (see the module docstring)."""
     axes = dict(axes or {})
     vis = data_inputs(model)
@@ -88,18 +87,21 @@ def input_specs(model: onnx.ModelProto, axes: dict | None = None) -> list[InputS
             t, b = parse_axes(axes[vi.name], len(dims), vi.name)
             specs.append(InputSpec(vi.name, dims, t, b, "given"))
             continue
-        specs.append(_infer(vi.name, dims, cons))
+        specs.append(_infer(vi.name, dims, cons, table))
     return specs
 
 
-def _infer(name: str, dims: tuple, cons: dict) -> InputSpec:
+def _infer(name: str, dims: tuple, cons: dict, table: OpTable) -> InputSpec:
     named_t = [i for i, d in enumerate(dims) if isinstance(d, str) and TIME_DIM.search(d)]
     named_b = [i for i, d in enumerate(dims) if isinstance(d, str) and BATCH_DIM.search(d)]
-    found = _trace(name, list(range(len(dims))), dims, cons, depth=0)
+    found = _trace(name, list(range(len(dims))), dims, cons, table)
     if len(named_t) == 1:
-        b = named_b[0] if len(named_b) == 1 else (found[1] if found and found[0] == named_t[0]
+        t, how = named_t[0], f"dim named {dims[named_t[0]]!r}"
+        b = named_b[0] if len(named_b) == 1 else (found[1] if found and found[0] == t
                                                     else None)
-        return InputSpec(name, dims, named_t[0], b, f"dim named {dims[named_t[0]]!r}")
+        if b is None and t > 0 and dims[0] == 1:  # export with batch fixed at 1
+            b, how = 0, how + "; fixed leading 1 taken as batch"
+        return InputSpec(name, dims, t, b, how)
     if found is not None:
         t, b, how = found
         if b is None and len(named_b) == 1:
@@ -114,7 +116,7 @@ def _infer(name: str, dims: tuple, cons: dict) -> InputSpec:
     return InputSpec(name, dims, None, None, "no time axis found: one call = one frame")
 
 
-def _trace(name: str, perm: list[int], dims: tuple, cons: dict, depth: int):
+def _trace(name: str, perm: list[int], dims: tuple, cons: dict, table: OpTable, depth: int = 0):
     """Follow ``name`` to the first recurrent op or Conv; map its axes back to the input."""
     if depth > 12:
         return None
@@ -136,9 +138,9 @@ def _trace(name: str, perm: list[int], dims: tuple, cons: dict, depth: int):
             continue
         if op == "Transpose" and idx == 0:
             p = a.get("perm") or list(reversed(range(len(perm))))
-            found = _trace(node.output[0], [perm[i] for i in p], dims, cons, depth + 1)
-        elif op in PASS_THROUGH and (op != "ReduceMean" or a.get("keepdims", 1)):
-            found = _trace(node.output[0], perm, dims, cons, depth + 1)
+            found = _trace(node.output[0], [perm[i] for i in p], dims, cons, table, depth + 1)
+        elif table.passes_through(node):
+            found = _trace(node.output[0], perm, dims, cons, table, depth + 1)
         else:
             found = None
         if found is not None:

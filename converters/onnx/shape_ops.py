@@ -10,11 +10,19 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .onnx_context import Context, Dyn, Refuse, norm_axis
-from .onnx_ops import OPS, register, single_frame, static_frame
+from .context import Context, Dyn, Refuse, norm_axis
+from .ops import single_frame, static_frame
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                onnx.TensorProto.BFLOAT16}
+
+
+def register(table) -> None:
+    """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
+    for fn in (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Concat):
+        table.add(fn)
+    for fn in (Identity, Dropout, Cast):
+        table.add(fn, pass_through=True)
 
 
 def _prod(xs) -> int:
@@ -41,7 +49,6 @@ def _track(ctx: Context, src: str, dst: str, axis: int, avoid: int | None = None
     return cands[0] if cands else None
 
 
-@register
 def Reshape(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     time = batch = None
@@ -55,10 +62,10 @@ def Reshape(ctx: Context, node: onnx.NodeProto) -> None:
     _relayout(ctx, node, x, time, batch)
 
 
-OPS["Flatten"] = Reshape
+def Flatten(ctx: Context, node: onnx.NodeProto) -> None:
+    Reshape(ctx, node)  # the output shape comes from the probes
 
 
-@register
 def Transpose(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     perm = list(ctx.attrs(node).get("perm") or reversed(range(x.rank)))
@@ -84,7 +91,6 @@ def _axes(ctx: Context, node: onnx.NodeProto, index: int = 1) -> list[int] | Non
     return None
 
 
-@register
 def Squeeze(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     axes = _axes(ctx, node)
@@ -99,7 +105,6 @@ def Squeeze(ctx: Context, node: onnx.NodeProto) -> None:
     _relayout(ctx, node, x, moved(x.time), moved(x.batch))
 
 
-@register
 def Unsqueeze(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     rank = x.rank + len(_axes(ctx, node) or [])
@@ -110,26 +115,22 @@ def Unsqueeze(ctx: Context, node: onnx.NodeProto) -> None:
     _relayout(ctx, node, x, time, batch)
 
 
-@register
 def Identity(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], ctx.metas[node.input[0]])
 
 
-@register
 def Dropout(ctx: Context, node: onnx.NodeProto) -> None:
     if len(node.output) > 1 and node.output[1] in ctx.used:
         raise Refuse("the dropout mask output is not supported")
     Identity(ctx, node)
 
 
-@register
 def Cast(ctx: Context, node: onnx.NodeProto) -> None:
     if ctx.attrs(node).get("to") not in FLOAT_TYPES:
         raise Refuse("casts data to a non-float type")
     Identity(ctx, node)
 
 
-@register
 def Expand(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0])
     if ctx.probe_shape(node.output[0]) != x.shape:
@@ -137,7 +138,6 @@ def Expand(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.set(node.output[0], x)
 
 
-@register
 def Concat(ctx: Context, node: onnx.NodeProto) -> None:
     names = [n for n in node.input if n]
     metas = single_frame(ctx, names)

@@ -19,10 +19,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 OPSETS = range(11, 22)  # default-domain opsets we accept (11 .. 21)
 SHAPE_ONLY = {"Shape", "Size"}  # outputs depend on the input's shape, not its data
+RECURRENT = ("LSTM", "GRU", "RNN")
 
 
 def load_model(src: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
@@ -137,7 +138,7 @@ def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[di
     plain = onnx.ModelProto()
     plain.CopyFrom(model)
     for node in plain.graph.node:
-        if node.op_type in ("LSTM", "GRU", "RNN"):
+        if node.op_type in RECURRENT:
             keep = [a for a in node.attribute if not a.name.startswith("activation")]
             del node.attribute[:]
             node.attribute.extend(keep)

@@ -1,10 +1,11 @@
-"""The importer's working state: what each ONNX tensor is per frame, and IR emission.
+"""The importer's working state: what each ONNX tensor is per frame.
 
 A *dynamic* ONNX tensor (one that depends on input data) is described by a
 :class:`Dyn`: the IR value holding one frame of it, its full ONNX shape at the
 first probe (batch 1), and which ONNX axes are time and batch.  The frame shape
 is the ONNX shape without those two axes.  Static tensors are not described:
-their values come from the probe runs.
+their values come from the probe runs.  :class:`Context` reads both and emits
+IR through the format-independent :class:`~..emit.Emitter` it extends.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from edgernn.ir import Op, Tensor, Value
-
-from .onnx_graph import attrs_of
+from ..emit import Emitter
+from .graph import attrs_of
 
 F32_MAX = 3.4028234663852886e38
 
@@ -102,23 +102,17 @@ def apply_view(kind: str, attrs: dict, arrays: list[np.ndarray]) -> np.ndarray:
     return x
 
 
-class Context:
-    """Metas of dynamic tensors, static values from probes, and the IR being built."""
+class Context(Emitter):
+    """Metas of dynamic tensors and static values from probes; emits the IR (:class:`Emitter`)."""
 
     def __init__(self, probes: list[dict], opset: int) -> None:
+        super().__init__()
         self.probes, self.opset = probes, opset
         self.metas: dict[str, Dyn] = {}
-        self.ops: list[Op] = []
-        self.values: dict[str, Value] = {}
-        self.consts: dict[str, Tensor] = {}
         self.links: dict[tuple[str, str], tuple] = {}  # (LSTM op, "h"/"c") -> state elements
         self.state_data_use: set[str] = set()
-        self.notes: list[str] = []
         self.used: set[str] = set()
         self.poisoned: set[str] = set()
-        self.node_name = ""
-        self._taken: set[str] = set()
-        self._op_names: set[str] = set()
 
     # --- reading ---------------------------------------------------------------
 
@@ -163,36 +157,7 @@ class Context:
     def probe_shape(self, name: str, k: int = 0) -> tuple[int, ...]:
         return tuple(int(d) for d in np.shape(self.probes[k][name]))
 
-    # --- emitting --------------------------------------------------------------
-
-    def fresh(self, hint: str) -> str:
-        return _unique(hint, self._taken)
-
-    def add_const(self, array, hint: str) -> str:
-        a = np.asarray(array)
-        name = self.fresh(f"{self.node_name}:{hint}" if self.node_name else hint)
-        if a.dtype.kind in "iub":
-            self.consts[name] = Tensor(name, np.ascontiguousarray(a.astype(np.int64)), "i64")
-        else:
-            self.consts[name] = Tensor.f32(name, a)
-        return name
-
-    def op_name(self, kind: str, main: bool = False) -> str:
-        """A fresh op name: the node's name for its main op, ``node/kind`` for helpers."""
-        base = self.node_name or kind
-        if not main:
-            base = f"{base}/{kind.lower()}"
-        return _unique(base, self._op_names)
-
-    def emit(self, kind: str, inputs: list[str], shape, attrs: dict | None = None,
-             out: str = "", name: str = "") -> str:
-        """Append an IR op; return its output value name (``out`` if free)."""
-        op_name = name or self.op_name(kind)
-        value = out if out and out not in self._taken else self.fresh(f"{op_name}:out")
-        self._taken.add(value)
-        self.values[value] = Value(value, tuple(int(d) for d in shape))
-        self.ops.append(Op(kind, op_name, tuple(inputs), (value,), attrs or {}))
-        return value
+    # --- IR values of dynamic tensors -----------------------------------------
 
     def value(self, d: Dyn) -> str:
         """The IR value of ``d`` for use as data (marks states read as data)."""
@@ -261,12 +226,3 @@ class Context:
         keep = [i for i in range(rank) if i not in (time, batch)]
         return c.reshape([c.shape[i] for i in keep])
 
-
-def _unique(base: str, taken: set[str]) -> str:
-    """``base``, or ``base:2``, ``base:3`` ... whichever is not in ``taken`` (then taken)."""
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}:{k}"
-    taken.add(name)
-    return name
