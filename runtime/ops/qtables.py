@@ -35,7 +35,7 @@ def _act(op: Op) -> tuple[str, float, float]:
     return act.name, alpha, beta
 
 
-def _bounds(op: Op) -> tuple[float, float] | None:
+def clamp_bounds(op: Op) -> tuple[float, float] | None:
     """(lower, upper) real bounds of a clamp-like Unary, None for other functions."""
     name, alpha, beta = _act(op)
     if name == "Relu":
@@ -47,7 +47,7 @@ def _bounds(op: Op) -> tuple[float, float] | None:
 
 def activation_range(op: Op, out: QParams) -> tuple[int, int] | None:
     """TFLite CalculateActivationRangeQuantized of a clamp-like Unary on ``out``."""
-    bounds = _bounds(op)
+    bounds = clamp_bounds(op)
     if bounds is None:
         return None
     lo, hi = out.range
@@ -64,7 +64,7 @@ def unary_table(op: Op, src: QParams, dst: QParams) -> np.ndarray:
     """int64 [256]: the Unary ``op`` from int8 ``src`` codes to ``dst`` codes."""
     lo, hi = dst.range
     name, alpha, beta = _act(op)
-    if _bounds(op) is not None:
+    if clamp_bounds(op) is not None:
         (m, s), = multipliers([src.scale / dst.scale])
         out = np.empty(256, dtype=np.int64)
         alo, ahi = activation_range(op, dst)

@@ -97,7 +97,7 @@ def _check_io(op: Op, ctx: Context, src: set[str], dst: set[str]) -> None:
          f"takes {'/'.join(sorted(src))} to {'/'.join(sorted(dst))}, got {vi.dtype} -> "
          f"{vo.dtype}")
     for prefix, v in (("", vo), ("in_", vi)):
-        if prefix + "scale" in get_def(op).attrs:
+        if prefix + "scale" in get_def(op.kind).attrs:
             q = qparams(g, v.name)
             need((np.float32(op.attr(prefix + "scale")), int(op.attr(prefix + "zero_point")),
                   op.attr(prefix + "dtype")) == (np.float32(q.scale), q.zero_point, q.dtype),
