@@ -14,9 +14,8 @@ from fixtures.qint import intref as R
 from fixtures.qint.qbuild import QB
 
 import edgernn
-from edgernn.kernels import FASTMATH
+from edgernn.kernels import FASTMATH, linalg
 from edgernn.kernels import fixedpoint as fp
-from edgernn.kernels import linalg
 
 F32 = np.float32
 G = F32(2.0 ** -12)
@@ -110,7 +109,7 @@ def test_dense(per_channel, act):
     fn = {"Relu6": ("Clip", {"alpha": 0.0, "beta": 6.0}), "Relu": ("Relu", {}),
           "Sigmoid": ("Sigmoid", {})}.get(act)
     g.op("Dense", ["x", "W", "B"], "d", "i8", *yq)
-    out = g.op("Unary", ["d"], "y", "i8", *((yq if act != "Sigmoid" else (1 / 256, -128))),
+    out = g.op("Unary", ["d"], "y", "i8", *(yq if act != "Sigmoid" else (1 / 256, -128)),
                {"fn": fn[0], **fn[1]}) if fn else "d"
     x = codes(rng, 40, k)
     got = run(g.build(out), x=x)[out]
