@@ -80,8 +80,8 @@ def test_int8_matmul_emits_the_int8_dot_instructions():
     fresh = numba.njit(nogil=True, fastmath=FASTMATH, error_model="numpy")(
         linalg.qmatmul.py_func)
     args = (np.zeros((1, 64), np.int8), np.zeros((8, 64), np.int8), np.zeros(8, np.int32),
-            np.zeros((8, 2), np.int64), np.int64(0), np.int64(-128), np.int64(127),
-            np.zeros((1, 8), np.int8), False, True)
+            np.zeros((2, 8), np.int64), np.int64(0), np.int64(-128), np.int64(127),
+            np.zeros((1, 8), np.int8), False, True, np.zeros(8, np.int32))
     fresh(*args)
     asm = fresh.inspect_asm(fresh.signatures[0])
     found = set(re.findall(r"\b(vpmaddwd|vpdpwssd|vpdpbusd)\b", asm))

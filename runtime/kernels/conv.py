@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .fixedpoint import mbqm_double, wrap32
+from .fixedpoint import mbqm_double
 
 
 @kernel
@@ -219,7 +219,7 @@ def _qemit(hb, pos, w2, b, qm, zp, lo, hi, yb, groups, kf, fstride, fdilation, f
     double rounding, as the interpreter's CONV_2D and DEPTHWISE_CONV_2D).
 
     hb i16[L, Cin, Fin] ring of x - zp_x; w2 i8[Cout, Cg*Kt*Kf]; b i32[Cout];
-    qm i64[Cout, 2]; yb i8[Cout, Fout]; col i16[Cg*Kt*Kf] scratch.
+    qm i64[2, Cout]; yb i8[Cout, Fout]; col i16[Cg*Kt*Kf] scratch.
     """
     cout, fout = yb.shape
     cg = hb.shape[1] // groups
@@ -232,7 +232,7 @@ def _qemit(hb, pos, w2, b, qm, zp, lo, hi, yb, groups, kf, fstride, fdilation, f
                 acc = np.int32(0)
                 for k in range(r):
                     acc = np.int32(acc + np.int32(w2[co, k]) * np.int32(col[k]))
-                v = mbqm_double(wrap32(np.int64(acc) + b[co]), qm[co, 0], qm[co, 1]) + zp
+                v = mbqm_double(np.int64(acc) + b[co], qm[0, co], qm[1, co]) + zp
                 yb[co, fo] = max(min(v, hi), lo)
 
 
@@ -242,7 +242,7 @@ def conv_time_i8(x, w, b, qm, zq, hist, count, y, stride, dilation, delay, group
     """:func:`conv_time` on int8 activations; returns the output frames written.
 
     x i8[T, B, Cin, Fin]; w i8[Cout, Cin/groups, Kt, Kf]; b i32[Cout] (bias at
-    scale_x * scale_w); qm i64[Cout, 2] (multiplier, shift) per output channel;
+    scale_x * scale_w); qm i64[2, Cout] (multipliers, shifts) per output channel;
     zq i64[4] = (zp_x, zp_y, lo, hi) (lo/hi: the fused activation's range);
     hist i16[B, L, Cin, Fin] holds x - zp_x, so its zeros at the start are the input
     zero point: left (and frequency) padding contributes exactly 0, as TFLite's

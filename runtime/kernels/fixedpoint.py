@@ -80,39 +80,34 @@ def sat8(x):
 
 @kernel
 def _trunc_shift(x, n):
-    """C++ ``x / 2**n`` on an int64 (truncates toward zero)."""
-    if x >= 0:
-        return x >> n
-    return -((-x) >> n)
+    """C++ ``x / 2**n`` on an int64 (truncates toward zero); branch-free."""
+    return (x >> n) if x >= 0 else -((-x) >> n)
 
 
 @kernel
 def srdhm32(a, b):
     """gemmlowp SaturatingRoundingDoublingHighMul on int32: round(a*b / 2**31)."""
-    if a == b and a == _I32_MIN:
-        return np.int64(_I32_MAX)
     ab = np.int64(a) * np.int64(b)
-    nudge = np.int64(1 << 30) if ab >= 0 else np.int64(1 - (1 << 30))
-    return _trunc_shift(ab + nudge, 31)
+    v = ab + ((np.int64(1) << 30) if ab >= 0 else (np.int64(1) - (np.int64(1) << 30)))
+    q = _trunc_shift(v, 31)
+    return np.int64(_I32_MAX) if (a == _I32_MIN and b == _I32_MIN) else q
 
 
 @kernel
 def srdhm16(a, b):
     """gemmlowp SaturatingRoundingDoublingHighMul on int16: round(a*b / 2**15)."""
-    if a == b and a == -32768:
-        return np.int64(32767)
     ab = np.int64(a) * np.int64(b)
-    nudge = np.int64(1 << 14) if ab >= 0 else np.int64(1 - (1 << 14))
-    return wrap16(_trunc_shift(ab + nudge, 15))
+    v = ab + (np.int64(1 << 14) if ab >= 0 else np.int64(1 - (1 << 14)))
+    q = wrap16(_trunc_shift(v, 15))
+    return np.int64(32767) if (a == -32768 and b == -32768) else q
 
 
 @kernel
 def rdbpot(x, exponent):
     """gemmlowp RoundingDivideByPOT: x / 2**exponent, rounded to nearest, ties away."""
     mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (np.int64(1) if x < 0 else np.int64(0))
-    return (x >> exponent) + (np.int64(1) if remainder > threshold else np.int64(0))
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + ((x & mask) > threshold)
 
 
 @kernel
@@ -127,10 +122,10 @@ def mbqm(x, multiplier, shift):
 @kernel
 def mbqm_double(x, multiplier, shift):
     """The double-rounding MultiplyByQuantizedMultiplier (TFLITE_SINGLE_ROUNDING off):
-    RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right)."""
-    left = shift if shift > 0 else 0
-    right = -shift if shift < 0 else 0
-    return rdbpot(srdhm32(wrap32(x << left), multiplier), right)
+    RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right).
+    Written without branches, so a loop over rows of (m, s) vectorizes."""
+    left = max(shift, 0)
+    return rdbpot(srdhm32(wrap32(x << left), multiplier), max(-shift, 0))
 
 
 @kernel
@@ -231,3 +226,15 @@ def tanh16(a, int_bits):
     e = exp_neg16(n, int_bits + 1)  # ExactMulByPot<1>
     t = _pot_sat16(wrap16(_newton16(e) - (np.int64(1) << 13)), 2)
     return wrap16(-t) if negative else t
+
+
+@kernel
+def fill_tables(sig, tanh3, tanh_cell, cell_bits):
+    """The int16 activations as 65536-entry tables (index = raw + 32768), exact by
+    construction: sig = logistic16(., 3), tanh3 = tanh16(., 3), tanh_cell =
+    tanh16(., cell_bits).  A lookup replaces ~150 scalar operations per gate."""
+    for i in range(65536):
+        v = np.int64(i - 32768)
+        sig[i] = logistic16(v, 3)
+        tanh3[i] = tanh16(v, 3)
+        tanh_cell[i] = tanh16(v, cell_bits)

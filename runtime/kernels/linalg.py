@@ -279,32 +279,45 @@ def dense_packed(x, wp, b, y):
 
 
 @kernel
-def _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate, single):
-    """y[n, o] = clamp(mbqm(acc, qm[o]) + zp (+ y[n, o] if accumulate), lo, hi)."""
-    if single:
-        v = mbqm(acc, qm[o, 0], qm[o, 1]) + zp
+def requant_row(acc, bias, qm, zp, lo, hi, y, accumulate, single):
+    """y[o] = clamp(mbqm(acc[o] + bias[o], qm[0, o], qm[1, o]) + zp (+ y[o]), lo, hi).
+
+    acc i32[>=O] (its first O entries); bias i32[O]; qm i64[2, O] (multipliers, shifts);
+    y i8/i16[O].  One loop per case, branch-free, so LLVM vectorizes the rescale."""
+    n = y.shape[0]
+    m, s = qm[0], qm[1]
+    if single and not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
+    elif single:
+        for o in range(n):
+            v = mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
+    elif not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
     else:
-        v = mbqm_double(acc, qm[o, 0], qm[o, 1]) + zp
-    if accumulate:
-        v += y[n, o]
-    y[n, o] = max(min(v, hi), lo)
+        for o in range(n):
+            v = mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
 
 
 @kernel
-def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single):
-    """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[o]) + zp (+ y[n, o]), lo, hi).
+def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single, acc):
+    """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[:, o]) + zp (+ y[n, o]), lo, hi).
 
     x i8[N, K]; w i8[O, K]; bias i32[O] with the input zero point folded in
-    (``b - zp_x * sum_k w[o, k]``); qm i64[O, 2] (multiplier, shift) per output row;
-    zp, lo, hi i64; y i8 or i16 [N, O].  accumulate: y's previous value is added
-    before the clamp (TFLite's LSTM gate matmuls).  single: single-rounding mbqm, as
-    the interpreter's FULLY_CONNECTED (per-tensor or per-channel); else double rounding,
-    as its LSTM's MatrixBatchVectorMultiplyAccumulate (both measured against LiteRT).
-    The dot products are :func:`_dot_q8`'s (one row at a time: vpmaddwd / sdot).
+    (``b - zp_x * sum_k w[o, k]``); qm i64[2, O] (multipliers, shifts) per output row;
+    zp, lo, hi i64; y i8 or i16 [N, O]; scratch acc i32[>=O].  accumulate: y's previous
+    value is added before the clamp (TFLite's LSTM gate matmuls).  single:
+    single-rounding mbqm, as the interpreter's FULLY_CONNECTED (per-tensor or
+    per-channel); else double rounding, as its CONV_2D, LSTM (measured against LiteRT).
+    The dots are :func:`_dot_q8`'s (one row at a time: vpmaddwd / sdot), then one
+    vectorized rescale per row of x (:func:`requant_row`).
     """
     n_rows, n_in = x.shape
     n_out = w.shape[0]
-    for o in range(n_out):
-        for n in range(n_rows):
-            acc = np.int64(_dot_q8(w, o, x, n, n_in)) + bias[o]
-            _qstore(y, n, o, acc, qm, zp, lo, hi, accumulate, single)
+    for n in range(n_rows):
+        for o in range(n_out):
+            acc[o] = _dot_q8(w, o, x, n, n_in)
+        requant_row(acc, bias, qm, zp, lo, hi, y[n], accumulate, single)

@@ -18,7 +18,7 @@ from ..ir import GraphError, Op, Tensor
 from ..kernels import conv, linalg, quant
 from .base import need
 from .qtables import activation_range, unary_table
-from .quant import I64, QParams, f32mul, multipliers, qparams
+from .quant import I64, QParams, f32mul, qm_rows, qparams
 
 Q8_ONLY = {"x": frozenset({"i8"}), "W": frozenset({"q8"}), "B": frozenset({"i32"})}
 
@@ -97,14 +97,15 @@ def bind_dense_i8(op: Op, ctx: Context):
         reals = xq.scale * ws.astype(np.float64) / yq.scale
     else:  # TFLite GetQuantizedConvolutionMultipler: the product in float32
         reals = np.full(ws.size, f32mul(xq.scale, ws[0]) / yq.scale)
-    qm = multipliers(reals)
+    qm = qm_rows(reals)
     b = folded_bias(bias(ctx, op, xq.scale * ws.astype(np.float64)), w, xq.zero_point)
     lo, hi, table = epilogue(ctx, op, yq)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     k, o = w.shape[1], w.shape[0]
     consts = (I64(yq.zero_point), I64(lo), I64(hi))
+    acc = np.zeros(o, dtype=np.int32)
     call = each_n(x.shape[0], linalg.qmatmul, lambda n: (
-        rows(x, n, k), w, b, qm, *consts, rows(y, n, o), False, True))
+        rows(x, n, k), w, b, qm, *consts, rows(y, n, o), False, True, acc))
     return with_table(call, y, table)
 
 
@@ -114,7 +115,7 @@ def bind_conv_i8(op: Op, ctx: Context):
     need(yq.dtype == "i8", op, "the integer Conv writes int8")
     w, ws, _ = weight(ctx, op)
     w4 = w.reshape(*w.shape[:3], w.shape[3] if w.ndim == 4 else 1)
-    qm = multipliers(xq.scale * ws.astype(np.float64) / yq.scale)  # PopulateConvolution...
+    qm = qm_rows(xq.scale * ws.astype(np.float64) / yq.scale)  # PopulateConvolution...
     b = bias(ctx, op, xq.scale * ws.astype(np.float64)).astype(np.int32)
     lo, hi, table = epilogue(ctx, op, yq)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)

@@ -17,14 +17,15 @@ import numpy as np
 
 from ..bindings import Context, each_n
 from ..ir import Op
-from ..kernels import gru, lstm, rnn
+from ..kernels import fixedpoint, gru, lstm, rnn
 from .base import need
 from .qlinear import bias, folded_bias, weight
-from .quant import QParams, f32mul, multipliers, qparams
+from .quant import QParams, f32mul, multipliers, qm_rows, qparams
 
 Q3_12 = float(2.0 ** -12)
 EMPTY_I32 = np.zeros(0, dtype=np.int32)
-EMPTY_QM = np.zeros((0, 2), dtype=np.int64)
+EMPTY_QM = np.zeros((2, 0), dtype=np.int64)
+_TABLES: dict[int, np.ndarray] = {}
 EMPTY_I8 = np.zeros((0, 0), dtype=np.int8)
 RECURRENT_INT = {"x": frozenset({"i8"}), "W": frozenset({"q8"}), "R": frozenset({"q8"}),
                  "B": frozenset({"i32"}), "WB": frozenset({"i32"}), "RB": frozenset({"i32"}),
@@ -40,9 +41,21 @@ def state_dtypes(op: Op, graph) -> tuple[type, type]:
     return np.float32, np.float32
 
 
+def activation_tables(cell_bits: int = 3) -> np.ndarray:
+    """i16[3, 65536]: logistic and tanh on Q3.12 and tanh with ``cell_bits`` integer bits
+    (the LSTM cell), built once per process (read-only, shared by every stream)."""
+    tabs = _TABLES.get(cell_bits)
+    if tabs is None:
+        tabs = np.zeros((3, 65536), dtype=np.int16)
+        fixedpoint.fill_tables(tabs[0], tabs[1], tabs[2], np.int64(cell_bits))
+        tabs.flags.writeable = False
+        tabs = _TABLES[cell_bits] = tabs
+    return tabs
+
+
 def _gate_qm(ws: np.ndarray, s_in: float, out: float) -> np.ndarray:
     """TFLite's float32 effective scale per row: float32(s_w * s_in) / out."""
-    return multipliers([f32mul(f32mul(w, s_in), 1.0 / out) for w in ws])
+    return qm_rows([f32mul(f32mul(w, s_in), 1.0 / out) for w in ws])
 
 
 def _default_acts(op: Op, want: tuple[str, ...]) -> None:
@@ -92,7 +105,7 @@ def _peepholes(ctx: Context, op: Op, n: int, cell_log2: int) -> tuple:
     need(p.size == 3 * n and np.all(np.abs(p) <= 32767) and t.scale is not None, op,
          "integer peepholes are i32 tensors of int16 values with a scale")
     ps = np.broadcast_to(np.asarray(t.scale, np.float32).reshape(-1), (3 * n,))
-    qp = multipliers([f32mul(f32mul(2.0 ** cell_log2, s), 1.0 / Q3_12) for s in ps])
+    qp = qm_rows([f32mul(f32mul(2.0 ** cell_log2, s), 1.0 / Q3_12) for s in ps])
     return p.astype(np.int32), qp
 
 
@@ -116,14 +129,17 @@ def bind_lstm_i8(op: Op, ctx: Context):
         wp, wps, _ = weight(ctx, op, "Wproj")
         bp = folded_bias(bias(ctx, op, hidq.scale * wps.astype(np.float64), "Bproj"), wp,
                          hidq.zero_point)
-        qj = multipliers([f32mul(f32mul(s, hidq.scale), 1.0 / hq.scale) for s in wps])
+        qj = qm_rows([f32mul(f32mul(s, hidq.scale), 1.0 / hq.scale) for s in wps])
     prm = _lstm_params(op, hq, hidq, has_proj)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     h, c = ctx.state_of(op, "h"), ctx.state_of(op, "c")
     xw = np.zeros((x.shape[0], ctx.B, 4 * n), dtype=np.int16)
-    hid = np.zeros(n, dtype=np.int8)
+    hid = np.zeros((1, n), dtype=np.int8)
+    acc = np.zeros(max(4 * n, wp.shape[0]), dtype=np.int32)
+    tabs = activation_tables(15 + int(op.attr("cell_scale_log2")))
     return each_n(x.shape[0], lstm.lstm_seq_i8, lambda k: (
-        x[:k], w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, h, c, y[:k], xw[:k], hid))
+        x[:k], w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, tabs, h, c, y[:k], xw[:k], hid,
+        acc))
 
 
 def _q15_params(hq: QParams) -> tuple[int, int, int, int]:
@@ -148,8 +164,10 @@ def bind_gru_i8(op: Op, ctx: Context):
     xw = np.zeros((x.shape[0], ctx.B, 3 * n), dtype=np.int16)
     scratch = np.zeros((ctx.B, 3 * n), dtype=np.int16)
     rh = np.zeros((1, n), dtype=np.int8)
+    acc = np.zeros(3 * n, dtype=np.int32)
     return each_n(x.shape[0], gru.gru_seq_i8, lambda k: (
-        x[:k], w, r, bx, bh, qx, qh, prm, h, y[:k], xw[:k], scratch, rh))
+        x[:k], w, r, bx, bh, qx, qh, prm, activation_tables(), h, y[:k], xw[:k], scratch, rh,
+        acc))
 
 
 def bind_rnn_i8(op: Op, ctx: Context):
@@ -170,6 +188,7 @@ def bind_rnn_i8(op: Op, ctx: Context):
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     h = ctx.state_of(op, "h")
     xw = np.zeros((x.shape[0], ctx.B, w.shape[0]), dtype=np.int16)
+    acc = np.zeros(w.shape[0], dtype=np.int32)
     return each_n(x.shape[0], rnn.rnn_seq_i8, lambda k: (
-        x[:k], w, r, bx, bh, qx, qh, prm, h, y[:k], xw[:k]))
+        x[:k], w, r, bx, bh, qx, qh, prm, activation_tables(), h, y[:k], xw[:k], acc))
 

@@ -65,6 +65,11 @@ def multipliers(reals) -> np.ndarray:
                     dtype=np.int64).reshape(-1, 2)
 
 
+def qm_rows(reals) -> np.ndarray:
+    """The kernels' per-row layout: int64 [2, n], multipliers then shifts (contiguous)."""
+    return np.ascontiguousarray(multipliers(reals).T)
+
+
 def f32mul(*xs: float) -> float:
     """The product of float32 numbers rounded to float32 after each step (C++ float)."""
     acc = np.float32(xs[0])
