@@ -359,3 +359,20 @@ def test_layout_ops_keep_codes_and_pad_with_the_zero_point():
     m, s = R.qmul(float(F32(qb[0])) / float(F32(qa[0])))
     b_in_a = np.clip(R.mbqm(b.astype(np.int64) - qb[1], m, s, single=False) + qa[1], -128, 127)
     assert np.array_equal(got["c"], np.concatenate([a, b_in_a], axis=1))
+
+
+def test_softmax_int8():
+    rng = np.random.default_rng(10)
+    qx = (0.07, -4)
+    g = QB()
+    g.input("x", (3, 9), "i8", *qx)
+    g.op("Softmax", ["x"], "y", "i8", 1 / 256, -128, {"axis": -1})
+    g.op("Softmax", ["x"], "z", "i8", 1 / 256, -128, {"axis": 0})
+    x = codes(rng, 30, 3, 9)
+    x[:3] //= 16  # flat rows
+    got = run(g.build("y", "z"), x=x)
+    s = float(F32(qx[0]))
+    assert np.array_equal(got["y"], R.softmax_int8(x.reshape(-1, 9), s).reshape(x.shape))
+    cols = np.transpose(x, (0, 2, 1)).reshape(-1, 3)
+    assert np.array_equal(np.transpose(got["z"], (0, 2, 1)).reshape(-1, 3),
+                          R.softmax_int8(cols, s))

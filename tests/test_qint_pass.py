@@ -1,8 +1,8 @@
 """The int8-full pass on random float graphs: close to the float64 reference backend,
 exact under any chunking, save/load identical, mixed precision with keep_float.
 
-Measured (these seeds): max |int8-full - reference| / output range 0.7-1.8 %, mean
-0.1-0.3 %, over 60-frame sequences inside the calibrated range.  Asserted: max <= 4 %
+Measured (these seeds): max |int8-full - reference| / output range 0.6-2.4 %, mean
+0.2-0.4 %, over 60-frame sequences inside the calibrated range.  Asserted: max <= 4 %
 and mean <= 0.8 % of the output's range.
 """
 
@@ -77,11 +77,19 @@ def rnn(act="Tanh"):
 
 
 def crnn():
-    """Causal Conv1d k3 + ReLU + GRU + Dense, then a float-only Softmax."""
+    """Causal Conv1d k3 + ReLU + GRU + Dense, then a float-only LogSoftmax."""
     b = GraphBuilder()
     c = b.unary("Relu", b.conv(b.input("x", (8,)), w(12, 8, 3), w(12)))
     h = b.gru(c, w(30, 12), w(30, 10), w(30), w(30))
-    b.output(b.softmax(b.dense(h, w(5, 10), w(5))), "y")
+    b.output(b.softmax(b.dense(h, w(5, 10), w(5)), log=True), "y")
+    return b.build()
+
+
+def classifier():
+    """LSTM + Dense + Softmax (all integer)."""
+    b = GraphBuilder()
+    h = b.lstm(b.input("x", (6,)), w(32, 6), w(32, 8), w(32))
+    b.output(b.softmax(b.dense(h, w(4, 8, s=1.0), w(4))), "y")
     return b.build()
 
 
@@ -100,7 +108,8 @@ MODELS = {"lstm": lstm, "lstm-peephole": lambda: lstm("peephole"),
           "lstm-projection": lambda: lstm("projection"),
           "lstm-input_forget": lambda: lstm("input_forget"), "gru": gru,
           "gru-reset-first": lambda: gru(False), "rnn-tanh": rnn,
-          "rnn-relu": lambda: rnn("Relu"), "crnn": crnn, "conv2d": conv2d}
+          "rnn-relu": lambda: rnn("Relu"), "crnn": crnn, "conv2d": conv2d,
+          "classifier": classifier}
 
 
 def quantized(name: str, n_seqs: int = 4, frames: int = 60):
@@ -162,11 +171,14 @@ def test_save_load_gives_identical_outputs(tmp_path):
     assert loaded.metadata["quantization"] == "int8-full"
 
 
-def test_softmax_stays_float_between_dequantize_and_the_output():
+def test_log_softmax_stays_float_softmax_goes_integer():
     _, g8, _ = _cached("crnn")
     soft = next(op for op in g8.ops if op.kind == "Softmax")
     assert g8.values[soft.inputs[0]].dtype == "f32"
     assert g8.values[soft.outputs[0]].dtype == "f32"
+    _, g8c, _ = _cached("classifier")
+    soft = next(op for op in g8c.ops if op.kind == "Softmax")
+    assert g8c.values[soft.outputs[0]].dtype == "i8"
     assert {g8.values[op.outputs[0]].dtype for op in g8.ops if op.kind in ("GRU", "Conv")} \
         == {"i8"}
 
@@ -182,7 +194,8 @@ def test_keep_float_keeps_an_op_float_with_conversions_around_it():
     producer = {o.outputs[0]: o for o in g8.ops}
     assert producer[op.inputs[0]].kind == "Dequantize"
     want = edgernn.Model(graph).stream(backend="reference").run(seqs[0])
-    assert np.abs(edgernn.Model(g8).run(seqs[0]) - want).max() <= 0.05
+    err = np.abs(edgernn.Model(g8).run(seqs[0]) - want).max()
+    assert err <= 0.04 * float(want.max() - want.min())
 
 
 def test_lstm_cell_scale_is_a_power_of_two_from_the_cell_range():

@@ -18,6 +18,7 @@ dilated Conv1D     0      0.40 %                      0.16 %
 LOGISTIC, TANH     0      0                           0
 ADD / MUL          0      0 / 0                       0 / 0.60 %
 LSTM 8x8_16        0      0                           0
+SOFTMAX            0      0                           0
 =================  =====  ==========================  ===========================
 
 Asserted: equal to ``ref``; one step on at most 1 % of the values otherwise.
@@ -248,3 +249,16 @@ def test_lstm_8x8_16_streams_invoke_by_invoke(resolver):
     stepper = edgernn.Model(graph).stream()
     steps = np.stack([stepper.step(fr) for fr in np.concatenate(chunks)])
     assert np.array_equal(steps, got.reshape(steps.shape))
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_softmax(resolver):
+    f = TFLiteFile("softmax")
+    x, out = f.t(f.inputs[0]), f.t(f.outputs[0])
+    b = QB()
+    b.input("x", (x.shape[1],), "i8", x.s, x.z)
+    b.op("Softmax", ["x"], "y", "i8", out.s, out.z)
+    xs = frames(300, x.shape[1])
+    xs[:5] = xs[:5] // 8  # near-uniform rows too
+    got = run(b.build("y"), x=xs)["y"]
+    agree(got, stateless("softmax", resolver, {f.inputs[0]: xs}, [f.outputs[0]])[0], resolver)

@@ -3,9 +3,9 @@
 ``to_int8_full(graph, stats, keep_float)`` follows the conventions of
 :mod:`edgernn.ops.quant`.  Every op with an integer kernel runs on int8 values:
 Dense, Conv, LSTM, GRU, RNN (default activations), Unary (any function, as a table),
-Binary Add/Sub/Mul of two values, Concat of values, and the layout ops after an
-integer value (they keep its quantization).  Ops in ``keep_float`` and all others
-(Softmax, Reduce, LayerNorm, Binary with a constant, ...) stay float32, with
+Binary Add/Sub/Mul of two values, Concat of values, Softmax, and the layout ops after
+an integer value (they keep its quantization).  Ops in ``keep_float`` and all others
+(LogSoftmax, Reduce, LayerNorm, Binary with a constant, ...) stay float32, with
 ``Dequantize``/``Quantize`` around them; float graph inputs enter through
 ``Quantize`` and float outputs (and state-loop outputs) leave through ``Dequantize``.
 
@@ -13,8 +13,8 @@ Quantization (TFLite's post-training rules):
 
 * activations: asymmetric int8 from the calibrated (min, max) widened to contain 0,
   ``scale = (max - min) / 255``, zero point ``round(-128 - min / scale)`` clamped
-  (GetAsymmetricQuantizationParams, float32); Sigmoid outputs 1/256 with zero point
-  -128, Tanh outputs 1/128 with 0; a Dense/Conv read only by a Relu/Clip takes that
+  (GetAsymmetricQuantizationParams, float32); Sigmoid and Softmax outputs 1/256 with
+  zero point -128, Tanh outputs 1/128 with 0; a Dense/Conv read only by a Relu/Clip takes that
   activation's quantization (TFLite's fused activation: a clamp in the kernel);
 * weights: symmetric int8 per output row, ``max|row| / 127``; biases int32 at
   ``scale_x * scale_w``; LSTM peepholes int16 values (as i32) per gate block;
@@ -39,7 +39,7 @@ Stats = Mapping[str, tuple[float, float]]
 FOLLOW = frozenset({"Transpose", "Slice", "Gather", "Pad", "Reshape", "Identity"})
 RECURRENT_ACTS = {"LSTM": {("Sigmoid", "Tanh", "Tanh")}, "GRU": {("Sigmoid", "Tanh")},
                   "RNN": {("Tanh",), ("Sigmoid",), ("Relu",)}}
-FIXED_OUT = {"Sigmoid": (1.0 / 256, -128), "Tanh": (1.0 / 128, 0)}
+FIXED_OUT = {"Sigmoid": (1.0 / 256, -128), "Tanh": (1.0 / 128, 0), "Softmax": (1.0 / 256, -128)}
 HIDDEN = (1.0 / 128, 0)
 
 
@@ -60,7 +60,7 @@ def _round(x) -> np.ndarray:
 
 
 def _fn(op: Op) -> str:
-    return str(op.attr("fn"))
+    return "Softmax" if op.kind == "Softmax" else str(op.attr("fn"))
 
 
 def _capable(op: Op, graph: Graph, stats: Stats, int_values: set[str]) -> bool:
@@ -68,7 +68,7 @@ def _capable(op: Op, graph: Graph, stats: Stats, int_values: set[str]) -> bool:
     values = [n for n in op.inputs if n and n in graph.values]
     if any(n not in stats and n not in int_values for n in values):
         return False
-    fixed = op.kind == "Unary" and _fn(op) in FIXED_OUT
+    fixed = op.kind in ("Unary", "Softmax") and _fn(op) in FIXED_OUT
     if op.outputs[0] not in stats and not fixed:
         return False
     if op.kind in ("Dense", "Conv"):
@@ -82,6 +82,8 @@ def _capable(op: Op, graph: Graph, stats: Stats, int_values: set[str]) -> bool:
         return _fn(op) in ("Add", "Sub", "Mul") and len(values) == 2
     if op.kind == "Concat":
         return len(values) == len(op.inputs)
+    if op.kind == "Softmax":
+        return not op.attr("log")
     return op.kind == "Unary"
 
 
@@ -115,7 +117,7 @@ def value_params(graph: Graph, stats: Stats, ints: set[str]) -> dict[str, tuple[
         out = op.outputs[0]
         if op.kind in FOLLOW:
             params[out] = params.get(op.inputs[0]) or asymmetric(*stats[op.inputs[0]])
-        elif op.kind == "Unary" and _fn(op) in FIXED_OUT:
+        elif op.kind in ("Unary", "Softmax") and _fn(op) in FIXED_OUT:
             params[out] = FIXED_OUT[_fn(op)]
         else:
             params[out] = asymmetric(*stats[out])

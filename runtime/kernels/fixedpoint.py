@@ -10,8 +10,8 @@ the LiteRT interpreter's FULLY_CONNECTED does; :func:`mbqm_double` rounds twice
 (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), as its CONV_2D,
 DEPTHWISE_CONV_2D, ADD, MUL and LSTM do; the two differ on ~0.3 % of outputs,
 measured against the interpreter in tests/test_qint_tflite.py) and
-``gemmlowp/fixedpoint/fixedpoint.h`` (exp, logistic, tanh on int16 raws, which the
-integer LSTM uses for its gates: Q3.12 in, Q0.15 out).
+``gemmlowp/fixedpoint/fixedpoint.h`` (exp, 1/(1+x), logistic and tanh on int16 or int32
+raws: the integer LSTM's gates, Q3.12 in and Q0.15 out, as tables; int8 Softmax).
 
 :func:`quantize_multiplier` (plain Python, bind time) is TFLite's QuantizeMultiplier.
 """
@@ -128,80 +128,96 @@ def mbqm_double(x, multiplier, shift):
     return rdbpot(srdhm32(wrap32(x << left), multiplier), max(-shift, 0))
 
 
+# --- gemmlowp fixed point on int16 or int32 raws (``bits`` = 16 or 32) -------------------
+
+
 @kernel
-def _pot_sat16(x, exponent):
-    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent> on an int16 raw."""
+def _wrap(x, bits):
+    return wrap16(x) if bits == 16 else wrap32(x)
+
+
+@kernel
+def _srdhm(a, b, bits):
+    return srdhm16(a, b) if bits == 16 else srdhm32(a, b)
+
+
+@kernel
+def _c(raw32, bits):
+    """A gemmlowp constant given as its int32 raw (RescaleConstantInitializer)."""
+    return rdbpot(np.int64(raw32), 16) if bits == 16 else np.int64(raw32)
+
+
+@kernel
+def _pot_sat(x, exponent, bits):
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent> on a raw of ``bits`` bits."""
     if exponent == 0:
         return x
     if exponent < 0:
         return rdbpot(x, -exponent)
-    threshold = (np.int64(1) << (15 - exponent)) - 1
+    top = (np.int64(1) << (bits - 1)) - 1
+    threshold = (np.int64(1) << (bits - 1 - exponent)) - 1
     if x > threshold:
-        return np.int64(32767)
+        return top
     if x < -threshold:
-        return np.int64(-32768)
+        return -top - 1
     return x << exponent
 
 
 @kernel
-def _c16(raw32):
-    """A gemmlowp constant given as its int32 raw, for an int16 fixed-point type."""
-    return rdbpot(np.int64(raw32), 16)
-
-
-@kernel
-def _exp_quarter16(a):
-    """exp(a) for a in [-1/4, 0): F0 int16 raw in and out (Taylor around -1/8)."""
-    constant_term = _c16(1895147668)
-    one_third = _c16(715827883)
-    x = wrap16(a + (np.int64(1) << 12))  # a + 1/8
-    x2 = srdhm16(x, x)
-    x3 = srdhm16(x2, x)
-    x4 = srdhm16(x2, x2)
+def _exp_quarter(a, bits):
+    """exp(a) for a in [-1/4, 0): F0 raws in and out (Taylor around -1/8)."""
+    constant_term = _c(1895147668, bits)
+    one_third = _c(715827883, bits)
+    x = _wrap(a + (np.int64(1) << (bits - 4)), bits)  # a + 1/8
+    x2 = _srdhm(x, x, bits)
+    x3 = _srdhm(x2, x, bits)
+    x4 = _srdhm(x2, x2, bits)
     x4_4 = rdbpot(x4, 2)
-    poly = rdbpot(wrap16(srdhm16(wrap16(x4_4 + x3), one_third) + x2), 1)
-    return sat16(constant_term + srdhm16(constant_term, wrap16(x + poly)))
+    poly = rdbpot(_wrap(_srdhm(_wrap(x4_4 + x3, bits), one_third, bits) + x2, bits), 1)
+    v = constant_term + _srdhm(constant_term, _wrap(x + poly, bits), bits)
+    return sat16(v) if bits == 16 else _wrap(v, bits)  # AddSaturatingIf16Bit
 
 
 @kernel
-def exp_neg16(a, int_bits):
-    """exp(a) for a <= 0 given as an int16 raw with ``int_bits`` integer bits; F0 out."""
-    frac = 15 - int_bits
+def exp_neg(a, int_bits, bits):
+    """gemmlowp exp_on_negative_values: exp(a) for a <= 0 with ``int_bits`` integer bits
+    -> F0 raw."""
+    frac = bits - 1 - int_bits
     quarter = np.int64(1) << (frac - 2)
-    a_mod = wrap16((a & (quarter - 1)) - quarter)
-    result = _exp_quarter16(_pot_sat16(a_mod, int_bits))
-    remainder = wrap16(a_mod - a)
-    if int_bits > -2 and remainder & (np.int64(1) << (frac - 2)):
-        result = srdhm16(result, _c16(1672461947))
-    if int_bits > -1 and remainder & (np.int64(1) << (frac - 1)):
-        result = srdhm16(result, _c16(1302514674))
-    if int_bits > 0 and remainder & (np.int64(1) << frac):
-        result = srdhm16(result, _c16(790015084))
-    if int_bits > 1 and remainder & (np.int64(1) << (frac + 1)):
-        result = srdhm16(result, _c16(290630308))
-    if int_bits > 2 and remainder & (np.int64(1) << (frac + 2)):
-        result = srdhm16(result, _c16(39332535))
-    if int_bits > 3 and remainder & (np.int64(1) << (frac + 3)):
-        result = srdhm16(result, _c16(720401))
-    if int_bits > 4 and remainder & (np.int64(1) << (frac + 4)):
-        result = srdhm16(result, _c16(242))
-    if int_bits > 5 and a < _c16(-(1 << (36 - int_bits))):
+    a_mod = _wrap((a & (quarter - 1)) - quarter, bits)
+    result = _exp_quarter(_pot_sat(a_mod, int_bits, bits), bits)
+    remainder = _wrap(a_mod - a, bits)
+    mults = (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)
+    for k in range(7):
+        e = k - 2
+        if int_bits > e and remainder & (np.int64(1) << (frac + e)):
+            result = _srdhm(result, _c(mults[k], bits), bits)
+    if int_bits > 5 and a < _c(-(1 << (36 - int_bits)), bits):
         result = np.int64(0)
     if a == 0:
-        result = np.int64(32767)
+        result = (np.int64(1) << (bits - 1)) - 1
     return result
 
 
 @kernel
-def _newton16(a):
-    """The Newton-Raphson loop shared by 1/(1+a) and (1-a)/(1+a): F2 raw of 1/(1+a)*2."""
-    total = a + 32767  # RoundingHalfSum(a, One)
+def _newton(a, bits):
+    """The Newton-Raphson loop of 1/(1+a) and (1-a)/(1+a) for a in (0, 1): F2 raw."""
+    one = (np.int64(1) << (bits - 1)) - 1
+    total = a + one  # RoundingHalfSum(a, One)
     half_denominator = _trunc_shift(total + (1 if total >= 0 else -1), 1)
-    x = wrap16(_c16(1515870810) + srdhm16(half_denominator, _c16(-1010580540)))
+    x = _wrap(_c(1515870810, bits) + _srdhm(half_denominator, _c(-1010580540, bits), bits),
+              bits)
+    f2_one = np.int64(1) << (bits - 3)
     for _ in range(3):
-        one_minus = wrap16((np.int64(1) << 13) - srdhm16(half_denominator, x))
-        x = wrap16(x + _pot_sat16(srdhm16(x, one_minus), 2))
+        one_minus = _wrap(f2_one - _srdhm(half_denominator, x, bits), bits)
+        x = _wrap(x + _pot_sat(_srdhm(x, one_minus, bits), 2, bits), bits)
     return x
+
+
+@kernel
+def one_over_one_plus_x(a, bits):
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1: F0 raw in and out."""
+    return _pot_sat(_newton(a, bits), 1, bits)  # Rescale<0>(ExactMulByPot<-1>(x))
 
 
 @kernel
@@ -211,8 +227,7 @@ def logistic16(a, int_bits):
         return np.int64(1 << 14)
     positive = a > 0
     abs_a = a if positive else wrap16(-a)
-    e = exp_neg16(wrap16(-abs_a), int_bits)
-    r = _pot_sat16(_newton16(e), 1)  # Rescale<0>(ExactMulByPot<-1>(x))
+    r = one_over_one_plus_x(exp_neg(wrap16(-abs_a), int_bits, 16), 16)
     return r if positive else wrap16(32767 - r)
 
 
@@ -223,8 +238,8 @@ def tanh16(a, int_bits):
         return np.int64(0)
     negative = a < 0
     n = a if negative else wrap16(-a)
-    e = exp_neg16(n, int_bits + 1)  # ExactMulByPot<1>
-    t = _pot_sat16(wrap16(_newton16(e) - (np.int64(1) << 13)), 2)
+    e = exp_neg(n, int_bits + 1, 16)  # ExactMulByPot<1>
+    t = _pot_sat(wrap16(_newton(e, 16) - (np.int64(1) << 13)), 2, 16)
     return wrap16(-t) if negative else t
 
 

@@ -10,16 +10,20 @@
   input's quantization;
 * ``Concat``: parts at the output's quantization are scattered as they are; a part at
   another scale is requantized first (TFLite Requantize, through a table), which
-  TFLite's int8 CONCATENATION never needs because its converter unifies the scales.
+  TFLite's int8 CONCATENATION never needs because its converter unifies the scales;
+* ``Softmax``: TFLite's int8 SOFTMAX (reference kernel, gemmlowp fixed point, output
+  1/256 with zero point -128), beta 1.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..bindings import Context, each_n, rows
+from ..bindings import Context, each_n, rows, split_axes
 from ..ir import Op
-from ..kernels import elementwise, layout, quant
+from ..kernels import elementwise, fixedpoint, layout, normalize, quant
 from ..kernels.elementwise import broadcast_index
 from .base import need
 from .qtables import unary_table
@@ -136,3 +140,33 @@ def bind_alias_int(op: Op, ctx: Context):
     _same_q(ctx, op)
     ctx.alias(op)
     return lambda n: n
+
+
+def softmax_table(scale: float) -> tuple[np.ndarray, int]:
+    """(exp table i32[256], diff_min) of TFLite's int8 Softmax for input ``scale``, beta 1
+    (softmax.cc Prepare: PreprocessSoftmaxScaling with 5 integer bits, the input
+    radius; the kernel's MultiplyByQuantizedMultiplierGreaterThanOne, double rounding)."""
+    real = min(scale * float(1 << 26), float((1 << 31) - 1))
+    (m, left), = multipliers([real])
+    radius = math.floor(31.0 * (1 << 26) / (1 << left))
+    table = np.zeros(256, dtype=np.int32)
+    for d in range(-255, 1):
+        rescaled = fixedpoint.srdhm32(np.int64(d) << left, np.int64(m))
+        table[d + 255] = fixedpoint.exp_neg(rescaled, np.int64(5), np.int64(32))
+    return table, -radius
+
+
+def bind_softmax_i8(op: Op, ctx: Context):
+    g = ctx.plan.graph
+    xq, yq = qparams(g, op.inputs[0]), qparams(g, op.outputs[0])
+    need(not op.attr("log"), op, "no integer LogSoftmax; keep it float")
+    need((np.float32(yq.scale), yq.zero_point, yq.dtype) == (np.float32(1 / 256), -128, "i8"),
+         op, f"the integer Softmax writes int8 at scale 1/256, zero point -128 (TFLite); "
+             f"the output has {tuple(yq)}")
+    table, diff_min = softmax_table(xq.scale)
+    shape = ctx.shape(op.inputs[0])
+    axis = op.attr("axis") % len(shape)
+    o, l_, i = split_axes(shape, axis, axis + 1)
+    x, y = ctx.value(op.inputs[0]), ctx.output(op)
+    return each_n(x.shape[0], normalize.softmax_i8, lambda n: (
+        x[:n].reshape(-1, o, l_, i), y[:n].reshape(-1, o, l_, i), table, I64(diff_min)))
