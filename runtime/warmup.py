@@ -72,13 +72,14 @@ class _Int8Graph:
         return name
 
     def op(self, kind: str, ins: list[str], attrs: dict | None = None, dtype: str = "i8",
-           zp: int = 3) -> str:
+           zp: int = 3, scale: float = 0.02) -> str:
         out = f"v{len(self.ops)}"
         op = Op(kind, out, tuple(ins), (out,), attrs or {})
         shapes = [self.values[n].shape if n in self.values else self.consts[n].shape if n
                   else None for n in ins]
         self.values[out] = Value(out, infer_op(op, shapes, self.consts), dtype,
-                                 None if dtype == "f32" else 0.02, None if dtype == "f32" else zp)
+                                 None if dtype == "f32" else scale,
+                                 None if dtype == "f32" else zp)
         self.ops.append(op)
         return out
 
@@ -110,7 +111,8 @@ def integer_sink() -> Graph:
     c = g.op("Concat", [g.op("Gather", [t, "idx"]), t], {"axis": 0}, zp=-5)
     r = g.op("Requantize", [c], {"scale": 0.02, "zero_point": 7, "in_scale": 0.02,
                                  "in_zero_point": -5}, zp=7)
-    y = g.op("Dequantize", [r], {"in_scale": 0.02, "in_zero_point": 7}, dtype="f32")
+    r = g.op("Softmax", [r], zp=-128, scale=1 / 256)
+    y = g.op("Dequantize", [r], {"in_scale": 1 / 256, "in_zero_point": -128}, dtype="f32")
     g.values["y"] = Value("y", g.values[y].shape)
     g.ops.append(Op("Identity", "y", (y,), ("y",)))
     return Graph((g.values["x"],), ("y",), tuple(g.ops), g.values, g.consts)
