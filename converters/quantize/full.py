@@ -24,6 +24,7 @@ Quantization (TFLite's post-training rules):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 
@@ -32,8 +33,10 @@ import numpy as np
 from edgernn.ir import Graph, Op, Tensor, Value
 from edgernn.ops import get
 from edgernn.ops.qtables import clamp_bounds
+from edgernn.ops.quant import round_half_away
 
 from .errors import QuantizationError
+from .weights import to_q8_rows
 
 Stats = Mapping[str, tuple[float, float]]
 FOLLOW = frozenset({"Transpose", "Slice", "Gather", "Pad", "Reshape", "Identity"})
@@ -50,13 +53,8 @@ def asymmetric(lo: float, hi: float) -> tuple[float, int]:
     if not scale > 0:
         return 1.0 / 256, 0
     zp_float = np.float32(-128) - lo / scale
-    zp = -128 if zp_float < -128 else 127 if zp_float > 127 else int(_round(zp_float))
+    zp = -128 if zp_float < -128 else 127 if zp_float > 127 else int(round_half_away(zp_float))
     return float(scale), zp
-
-
-def _round(x) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    return np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5))
 
 
 def _fn(op: Op) -> str:
@@ -130,18 +128,9 @@ def value_params(graph: Graph, stats: Stats, ints: set[str]) -> dict[str, tuple[
     return params
 
 
-def q8_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 per row (axis 0): (codes, float32 scales)."""
-    w2 = np.asarray(w, np.float64).reshape(w.shape[0], -1)
-    scale = (np.abs(w2).max(axis=1) / 127.0).astype(np.float32)
-    scale[scale == 0] = 1.0
-    q = np.clip(_round(w2 / scale[:, None].astype(np.float64)), -127, 127)
-    return q.astype(np.int8).reshape(w.shape), scale
-
-
 def i32_codes(b: np.ndarray, scale: np.ndarray, lo: int = -2 ** 31, hi: int = 2 ** 31 - 1):
     """round(b / scale) clamped to [lo, hi], as int32 (scale broadcasts over b)."""
-    return np.clip(_round(np.asarray(b, np.float64).reshape(-1) / scale), lo, hi
+    return np.clip(round_half_away(np.asarray(b, np.float64).reshape(-1) / scale), lo, hi
                    ).astype(np.int32)
 
 
@@ -221,12 +210,11 @@ class _Rewrite:
     # --- constants --------------------------------------------------------------------
 
     def weight(self, op: Op, role: str) -> tuple[str, np.ndarray]:
-        src = op.input(role)
-        q, scale = q8_rows(self.g.consts[src].to_float())
+        """Symmetric int8 per output row (``max|row| / 127``), its float32 scales."""
+        t = to_q8_rows(self.g.consts[op.input(role)])
         name = f"{op.name}/{role}:q8"
-        self.consts[name] = Tensor(name, q, "q8", q.shape, scale,
-                                   np.zeros(scale.size, np.float32), axis=0)
-        return name, scale
+        self.consts[name] = dataclasses.replace(t, name=name)
+        return name, np.asarray(t.scale, np.float32)
 
     def int_const(self, op: Op, role: str, codes: np.ndarray, scale=None) -> str:
         name = f"{op.name}/{role}:i32"
@@ -239,9 +227,6 @@ class _Rewrite:
         src = op.input(role)
         b = self.g.consts[src].to_float() if src else np.zeros(scale.size)
         return self.int_const(op, role, i32_codes(b, scale.astype(np.float64)), scale)
-
-    def scale_of(self, name: str) -> float:
-        return self.values[self.int_of(name)].scale
 
 
 def _plain(rw: _Rewrite, op: Op) -> tuple[tuple[str, ...], dict]:
@@ -263,7 +248,7 @@ def _h0(rw: _Rewrite, op: Op) -> str:
     real = rw.g.consts[src].to_float().reshape(-1) if src else np.zeros(size)
     if not src and zp == 0:
         return ""
-    return rw.int_const(op, "H0", np.clip(_round(real / scale) + zp, -128, 127))
+    return rw.int_const(op, "H0", np.clip(round_half_away(real / scale) + zp, -128, 127))
 
 
 def _recurrent(rw: _Rewrite, op: Op) -> tuple[tuple[str, ...], dict]:
