@@ -10,6 +10,7 @@ from ..bindings import F32, Context, each_n, rows
 from ..ir import GraphError, Op
 from ..kernels import layout
 from .base import Binder, OpDef, RefCall, Shape, need, register, same_shape, size
+from .qelementwise import INT8, QUANTIZED, bind_alias_int, bind_concat_i8, bind_indexed_i8
 
 _INDICES = frozenset({"f32", "i32", "i64"})
 
@@ -127,19 +128,24 @@ def ref_identity(c: RefCall) -> np.ndarray:
     return c.arg("x")
 
 
-_INDEXED = dict(infer=infer_indexed, reference=ref_indexed, binders=(Binder(bind_indexed),),
+_INDEXED = dict(infer=infer_indexed, reference=ref_indexed,
+                binders=(Binder(bind_indexed), Binder(bind_indexed_i8, {"x": INT8})),
                 kernels=(layout.gather,))
-_VIEW = dict(alias=True, binders=(Binder(bind_alias),))
+_VIEW = dict(alias=True,
+             binders=(Binder(bind_alias), Binder(bind_alias_int, {"x": QUANTIZED})))
 register(
     OpDef("Concat", ("x*",), {"axis": -1}, "Concatenate values/constants on a frame axis.",
-          infer=infer_concat, reference=ref_concat, binders=(Binder(bind_concat),),
+          infer=infer_concat, reference=ref_concat,
+          binders=(Binder(bind_concat), Binder(bind_concat_i8, {"x": INT8})),
           kernels=(layout.scatter,)),
     OpDef("Transpose", ("x",), {"perm": ()}, "Permute frame axes.", **_INDEXED),
     OpDef("Slice", ("x",), {"axes": (), "starts": (), "ends": (), "steps": ()},
           "Slice frame axes (numpy semantics, ends clamped).", **_INDEXED),
     OpDef("Gather", ("x", "indices"), {"axis": 0},
           "Take constant indices along a frame axis.",
-          **{**_INDEXED, "binders": (Binder(bind_indexed, {"indices": _INDICES}),)}),
+          **{**_INDEXED, "binders": (Binder(bind_indexed, {"indices": _INDICES}),
+                                     Binder(bind_indexed_i8,
+                                            {"x": INT8, "indices": _INDICES}))}),
     OpDef("Pad", ("x",), {"pads": (), "value": 0.0},
           "Constant padding of frame axes: pads = (begin_0, ..., begin_n, end_0, ..., end_n).",
           **_INDEXED),
