@@ -2,11 +2,12 @@
 
 Families: :mod:`.dense`, :mod:`.recurrent` (LSTM, GRU, RNN), :mod:`.conv`,
 :mod:`.elementwise` (Unary, Binary), :mod:`.normalize` (Softmax, Reduce, LayerNorm),
-:mod:`.layout` (Concat, Transpose, Slice, Gather, Pad, Reshape, Identity).
+:mod:`.layout` (Concat, Transpose, Slice, Gather, Pad, Reshape, Identity),
+:mod:`.frame` (FrameConv, FrameConvTranspose, Pool: windows over axes inside a frame).
 Adding an op kind = one record in one of these modules (see the README, "Adding an op").
 """
 
-from . import conv, dense, elementwise, layout, normalize, recurrent  # noqa: F401 - register
+from . import conv, dense, elementwise, frame, layout, normalize, recurrent  # noqa: F401
 from .base import OPS, Binder, OpDef, RefCall, StateDecl, get
 
 __all__ = ["OPS", "Binder", "OpDef", "RefCall", "StateDecl", "get"]
