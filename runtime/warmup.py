@@ -36,6 +36,7 @@ def kitchen_sink() -> Graph:
     h = b.gru(h, r(15, 4), r(15, 5), r(15), r(15))
     h = b.rnn(h, r(5, 5), r(5, 5), r(5))
     fm = b.reshape(b.tanh(b.dense(h, r(12, 5), r(12))), (3, 4))  # fused Dense+Tanh
+    fm = frame_ops(b, fm, r)  # windows inside the (3, 4) frame
     fm = b.conv(fm, r(2, 3, 2, 2), r(2), freq_pads=(1, 0), stride=2)
     fm = b.binary("Mul", b.unary("Relu", fm), r(4))
     fm = b.layer_norm(fm, r(4), r(4))
@@ -48,6 +49,20 @@ def kitchen_sink() -> Graph:
     out = b.concat([b.reshape(s, (4,)), b.reshape(red, (1,)), mean, plain, r(1)], axis=0)
     b.output(b.softmax(out), "y")
     return b.build()
+
+
+def frame_ops(b: GraphBuilder, fm: str, r) -> str:
+    """FrameConv (+ fused Relu), Pad modes, Pool, FrameConvTranspose, PRelu on a
+    (3, 4) frame; returns another (3, 4) value."""
+    fm = b.relu(b.add("FrameConv", [fm, r(3, 3, 3), r(3)], {"pads": (1, 1),
+                                                             "pad_mode": "reflect"}))
+    fm = b.add("Pad", [fm], {"pads": (0, 1, 0, 1), "mode": "edge"})  # (3, 6)
+    fm = b.add("Pool", [fm], {"fn": "avg", "kernel": (3,), "strides": (2,), "pads": (1, 1),
+                              "count_include_pad": True})  # (3, 3)
+    fm = b.add("FrameConvTranspose", [fm, r(3, 1, 2), r(3)], {"strides": (2,), "pads": (1, 1),
+                                                               "groups": 3})  # (3, 4)
+    fm = b.add("FrameConv", [b.binary("PRelu", fm, r(4)), r(3, 3, 1)])
+    return b.add("Pool", [fm], {"fn": "max", "kernel": (2,), "pads": (1, 0)})
 
 
 def looped() -> Graph:

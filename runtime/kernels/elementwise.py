@@ -19,7 +19,7 @@ from .fixedpoint import mbqm_double, wrap32
 
 BINARY: dict[str, int] = {
     name: code
-    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"))
+    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"))
 }
 
 
@@ -48,6 +48,10 @@ def _binary_row(a, b, y, code):
     elif code == 6:
         for i in range(k):
             y[i] = min(a[i], b[i])
+    elif code == 7:  # PRelu: b is the slope of the negative side
+        for i in range(k):
+            v = a[i]
+            y[i] = v * b[i] if v < np.float32(0.0) else v
 
 
 @kernel

@@ -3,12 +3,13 @@
 Families: :mod:`.dense`, :mod:`.recurrent` (LSTM, GRU, RNN), :mod:`.conv`,
 :mod:`.elementwise` (Unary, Binary), :mod:`.normalize` (Softmax, Reduce, LayerNorm),
 :mod:`.layout` (Concat, Transpose, Slice, Gather, Pad, Reshape, Identity),
+:mod:`.frame` (FrameConv, FrameConvTranspose, Pool: windows over axes inside a frame),
 :mod:`.quant` (Quantize, Dequantize, Requantize; the full-integer conventions).
 Integer binders live in :mod:`.qlinear`, :mod:`.qelementwise`, :mod:`.qrecurrent`.
 Adding an op kind = one record in one of these modules (see the README, "Adding an op").
 """
 
-from . import conv, dense, elementwise, layout, normalize, quant, recurrent  # noqa: F401
+from . import conv, dense, elementwise, frame, layout, normalize, quant, recurrent  # noqa: F401
 from .base import OPS, Binder, OpDef, RefCall, StateDecl, get
 
 __all__ = ["OPS", "Binder", "OpDef", "RefCall", "StateDecl", "get"]

@@ -91,6 +91,10 @@ def ref_binary(c: RefCall) -> np.ndarray:
     return ref_ops.binary(c.attr("fn"), a, b)
 
 
+def _binary_features(op: Op) -> set[str]:
+    return {"binary-prelu"} if op.attr("fn") == "PRelu" else set()
+
+
 register(
     OpDef("Unary", ("x",), {"fn": "Relu", "alpha": None, "beta": None},
           "Elementwise activation fn of edgernn.activations (alpha/beta None = its "
@@ -102,8 +106,9 @@ register(
           kernels=(activations.activation, quant.lut8)),
     OpDef("Binary", ("a", "b"), {"fn": "Add"},
           "Elementwise fn(a, b) with numpy broadcasting over frame shapes (a constant may "
-          "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min.",
+          "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min, PRelu (b = the "
+          "slope where a < 0).",
           infer=infer_binary, reference=ref_binary,
           binders=(Binder(bind_binary), Binder(bind_binary_i8, {"a": INT8, "b": INT8})),
-          kernels=(elementwise.binary, elementwise.binary_i8)),
+          kernels=(elementwise.binary, elementwise.binary_i8), requires=_binary_features),
 )
