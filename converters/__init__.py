@@ -3,6 +3,7 @@
 >>> from edgernn.converters import convert, load_onnx
 >>> report = convert("model.onnx", "model.ern", verify=True)   # ConversionReport
 >>> graph = load_onnx("model.onnx")                            # import only: an IR Graph
+>>> small = quantize(graph, "int8")                            # see .quantize
 
 Source formats are found in :data:`FORMATS` (:mod:`.formats`) by model object,
 suffix or first bytes.  Supported: ONNX (opsets 11-21) and TFLite (:mod:`.tflite`).
@@ -13,6 +14,7 @@ from .convert import convert
 from .errors import ConversionError, Problem, UnsupportedModelError, VerificationError
 from .formats import FORMATS, FormatRegistry, SourceFormat
 from .onnx import load_onnx
+from .quantize import QuantizationError, quantize
 from .report import ConversionReport
 from .tflite import load_tflite
 from .verify import VerifyResult, verify
@@ -22,4 +24,4 @@ tflite.register_format(FORMATS)
 
 __all__ = ["FORMATS", "ConversionError", "ConversionReport", "FormatRegistry", "Problem",
            "SourceFormat", "UnsupportedModelError", "VerificationError", "VerifyResult",
-           "convert", "load_onnx", "load_tflite", "verify"]
+           "QuantizationError", "convert", "load_onnx", "load_tflite", "quantize", "verify"]
