@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -195,12 +195,12 @@ def name_outputs(g: OpList, wanted: dict[str, str], fixed: set[str]) -> list[str
             g.ops = [_replace(op, inputs=tuple(want if i == value else i for i in op.inputs),
                               outputs=tuple(want if o == value else o for o in op.outputs))
                      for op in g.ops]
-            g.values[want] = Value(want, g.values.pop(value).shape)
+            g.values[want] = replace(g.values.pop(value), name=want)
             renamed[value] = want
             names.append(want)
         elif not taken:
             g.ops.append(Op("Identity", f"output:{want}", (value,), (want,)))
-            g.values[want] = Value(want, g.values[value].shape)
+            g.values[want] = replace(g.values[value], name=want)
             names.append(want)
         else:
             names.append(value)
