@@ -50,8 +50,7 @@ def _axes(x: Meta, kh: int, kw: int) -> tuple[int | None, int, int]:
         return None, 1, 2
     if x.shape[1] == 1 and kh == 1:
         return None, 2, 1
-    raise Refuse("a 2-D convolution over both axes of a frame (no time axis) needs the "
-                 "in-frame conv op, which this edgernn lacks")
+    return None, 0, 0  # both axes inside the frame: FrameConv
 
 
 def _geometry(op: Operator) -> dict:
@@ -85,6 +84,8 @@ def conv_2d(ctx: Context, op: Operator) -> None:
     if not depthwise and cin % filt[3]:
         raise Refuse(f"{cin} input channels for a filter of {filt[3]}")
     t, f, a = _axes(x, filt[1], filt[2])
+    if f == 0:
+        return frame_conv(ctx, op, x, depthwise, groups, cout)
     geo, mode = _geometry(op), op.options.get("padding", "VALID")
     kf, (sf, df) = filt[f], geo[f]
     fb, fa, f_out = pads(mode, x.shape[f], kf, sf, df)
@@ -164,14 +165,45 @@ def _out_meta(x: Meta, shape: tuple[int, ...], attrs: dict) -> Meta:
                      tail=max(shape[x.time] - emitted, 0) + x.tail)
 
 
+def _window(op: Operator, x: Meta, kh: int, kw: int) -> tuple[dict, tuple[int, int]]:
+    """FrameConv/Pool attributes (channels last) and the output (H, W) of a TFLite window."""
+    geo, mode = _geometry(op), op.options.get("padding", "VALID")
+    (hb, he, ho), (wb, we, wo) = (pads(mode, x.shape[a], k, *geo[a])
+                                   for a, k in ((1, kh), (2, kw)))
+    return ({"strides": (geo[1][0], geo[2][0]), "dilations": (geo[1][1], geo[2][1]),
+             "pads": (hb, wb, he, we), "channels_last": True}, (ho, wo))
+
+
+def frame_conv(ctx: Context, op: Operator, x: Meta, depthwise: bool, groups: int,
+               cout: int) -> None:
+    """A 2-D conv over both spatial axes of a frame: ``FrameConv`` in NHWC, no transposes."""
+    if x.q is not None:
+        raise Refuse("an integer 2-D convolution inside a frame (no integer kernel)")
+    filt = ctx.tensor(op.inputs[1]).shape
+    attrs, (ho, wo) = _window(op, x, filt[1], filt[2])
+    attrs["groups"] = groups
+    perm = (3, 0, 1, 2) if depthwise else (0, 3, 1, 2)
+    w = weight(ctx, op.inputs[1], perm)
+    b = bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1)
+    out = x.with_(shape=(x.shape[0], ho, wo, cout), perm=None)
+    y = ctx.emit("FrameConv", [ctx.value(x), w] + ([b] if b else []), out.frame, attrs)
+    ctx.result(op, out, fused(ctx, op, y, out.frame, None))
+
+
 @converts("MAX_POOL_2D", "AVERAGE_POOL_2D")
 def pool_2d(ctx: Context, op: Operator) -> None:
     x = ctx.meta(op.inputs[0])
     o = op.options
     kh, kw = int(o.get("filter_height", 1)), int(o.get("filter_width", 1))
-    if x.time in (1, 2) and (kh if x.time == 1 else kw) > 1:
-        raise Refuse(f"{op.opcode} over time needs a pooling window over past frames, "
-                     "which this edgernn lacks")
-    raise Refuse(f"{op.opcode} inside a frame needs the in-frame pooling op, which this "
-                 f"edgernn lacks")
+    if x.time is not None:
+        raise Refuse(f"{op.opcode} over a time axis needs a pooling window over past "
+                     "frames, which this edgernn lacks")
+    if x.rank != 4 or x.q is not None:
+        raise Refuse(f"{op.opcode} of {'an integer' if x.q else f'a rank-{x.rank}'} tensor")
+    attrs, (ho, wo) = _window(op, x, kh, kw)
+    attrs.pop("dilations")
+    attrs.update(fn="max" if op.opcode == "MAX_POOL_2D" else "avg", kernel=(kh, kw))
+    out = x.with_(shape=(x.shape[0], ho, wo, x.shape[3]), perm=None)
+    y = ctx.emit("Pool", [ctx.value(x)], out.frame, attrs)
+    ctx.result(op, out, fused(ctx, op, y, out.frame, None))
 

@@ -6,7 +6,9 @@ scales (TFLite's int8 ADD/SUB/MUL arithmetic).
 
 from __future__ import annotations
 
-from .context import Context
+import numpy as np
+
+from .context import Context, value_q
 from .meta import Meta, Refuse
 from .reader import Operator
 
@@ -46,8 +48,33 @@ _INT_FN = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul"}
 def integer_binary(ctx: Context, op: Operator, out: Meta, args: list, q: Q | None) -> str:
     if q is None:
         raise Refuse(f"{op.opcode} of integer inputs with a float output")
-    if any(isinstance(a, Meta) for a in args):
-        raise Refuse(f"an integer {op.opcode} with a constant operand is not supported yet")
     if op.opcode not in _INT_FN:
-        raise Refuse(f"an integer {op.opcode} is not supported yet")
-    return ctx.emit("Binary", args, out.ir_shape, {"fn": _INT_FN[op.opcode]}, q=q)
+        raise Refuse(f"an integer {op.opcode} has no integer kernel in this edgernn")
+    ins = [constant_value(ctx, out, a, op.inputs[k]) if isinstance(a, Meta) else a
+           for k, a in enumerate(args)]
+    return ctx.emit("Binary", ins, out.ir_shape, {"fn": _INT_FN[op.opcode]}, q=q)
+
+
+def constant_value(ctx: Context, out: Meta, m: Meta, index: int) -> str:
+    """An integer constant operand as a value: the integer Binary kernels take two values
+    (TFLite's int8 ADD/SUB/MUL rescale both operands), so the constant's codes become a
+    graph state that never changes (its initial value, carried unchanged)."""
+    from edgernn.ir import State, Tensor, Value
+
+    t = ctx.tensor(index)
+    cq = value_q(t)
+    if cq is None:
+        raise Refuse(f"a float constant {t.name!r} in an integer operator")
+    if out.schedule() != (1, 0):
+        raise Refuse("an integer operator with a constant after a delayed or strided conv")
+    codes = ctx.frame_const(out.with_(shape=m.shape) if m.rank == out.rank else out,
+                            np.asarray(m.data), f"constant {t.name!r}")
+    key = ("const", index, codes.shape)
+    em = ctx.em
+    if key not in em.view_cache:
+        name = em.fresh(f"const:{t.name}")
+        em.values[name] = Value(name, codes.shape, *cq)
+        init = ctx.add_tensor(Tensor(f"{name}:codes", codes.astype(np.int32), "i32"))
+        em.states.append(State(name, name, codes.shape, init))
+        em.view_cache[key] = name
+    return em.view_cache[key]
