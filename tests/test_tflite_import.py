@@ -114,6 +114,7 @@ def test_every_prefix_of_a_long_sequence(name):
     ("k3_lstm_f32", {"LSTM"}), ("k2_gru_ra0_f32", {"GRU"}), ("k3_gru_ra1_f32", {"GRU"}),
     ("k2_rnn_f32", {"RNN"}), ("crnn2d_gru_f32", {"GRU", "Conv"}),
     ("k2_lstm_f32", {"LSTM"}), ("lstm_cifg_f32", {"LSTM"}), ("seq_rnn_relu_f32", {"RNN"}),
+    ("k3_stacked_seq_f32", {"GRU", "LSTM"}),  # return_sequences: per-step output lists
 ])
 def test_recurrences_become_one_recurrent_op(name, kinds):
     """WHILE loops of Keras cells fold into the IR's recurrent op; no graph state left."""

@@ -166,7 +166,7 @@ def convert_ops(ctx: Context, hooks: dict | None = None) -> list[Problem]:
 
 
 def _convert(ctx: Context, op: Operator, ops: dict, hooks: dict | None) -> None:
-    if hooks and op.opcode in hooks and hooks[op.opcode](ctx, op):
+    if hooks and any(k in hooks and hooks[k](ctx, op) for k in (op.opcode, "*")):
         return
     if all_const(ctx, op):
         fold(ctx, op)

@@ -24,6 +24,7 @@ import numpy as np
 from edgernn.ir import State, Value
 
 from .context import Context, value_q
+from .loop_lists import is_list, markers, written_sequence
 from .meta import Meta, Refuse
 from .reader import Operator, Subgraph
 from .table import converts
@@ -90,10 +91,14 @@ def while_(ctx: Context, op: Operator) -> None:
     start, first_state = len(ctx.em.ops), len(ctx.em.states)
     used = {i for o in body.operators for i in o.inputs}
     states: list[tuple[int, str, Meta | None]] = []
+    lists = {k for k in range(n) if k not in counters and k not in invariant
+             and is_list(body, k)}
     for k in range(n):
         b_in = body.inputs[k]
         if k in counters:
             bctx.put(b_in, Meta((), kind="counter"))
+        elif k in lists:
+            bctx.put(b_in, Meta(body.tensors[b_in].shape, kind="list"))
         elif k in seqs:
             bctx.put(b_in, Meta(outer[k].shape, kind="sequence", extra=outer[k]))
         elif k in invariant:
@@ -103,7 +108,9 @@ def while_(ctx: Context, op: Operator) -> None:
             bctx.put(b_in, outer[k])
         else:
             states.append(_carried(ctx, bctx, op, k, b_in in used))
-    convert_ops(bctx, hooks={"GATHER": gather_frame, "ADD": count})
+    convert_ops(bctx, hooks={"GATHER": gather_frame, "ADD": count, "*": markers})
+    for k in lists:
+        ctx.put(op.outputs[k], written_sequence(ctx, bctx, op, k, outer))
     _outputs(ctx, bctx, op, states, counters, trips, outer)
     _fold(ctx, op, start, ctx.em.states[first_state:], bctx.sched)
 
