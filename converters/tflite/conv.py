@@ -102,6 +102,16 @@ def conv_2d(ctx: Context, op: Operator) -> None:
         if x.tpad != (0, 0):
             raise Refuse("internal error: padding over time without a time axis")
     out = _out_meta(x, tuple(out_shape), attrs)
+    _emit_conv(ctx, op, x, out, attrs, (a, f, t), (cout, groups, kf, f_out), depthwise)
+
+
+def _emit_conv(ctx: Context, op: Operator, x: Meta, out: Meta, attrs: dict, axes: tuple,
+               sizes: tuple, depthwise: bool) -> None:
+    """The IR Conv (channels first) of a CONV_2D/DEPTHWISE_CONV_2D, its fused activation
+    and the view back to the output's layout."""
+    (a, f, t), (cout, groups, kf, f_out) = axes, sizes
+    filt = ctx.tensor(op.inputs[1]).shape
+    cin = x.shape[3]
     one_d = t is not None and x.shape[f] == 1 and kf == 1
     perm = (3, 0, a, f) if depthwise else (0, 3, a, f)
     integer = x.q is not None

@@ -79,7 +79,7 @@ def _layout(ctx: Context, op: Operator) -> np.ndarray | None:
     if c == "SHAPE":
         return np.asarray(x.shape, np.int32)
     if c == "STRIDED_SLICE":
-        from .layout import slice_spec
+        from .slicing import slice_spec
 
         spec = slice_spec(op, x.shape, *(_raw(ctx, op, k).reshape(-1).tolist()
                                          for k in (1, 2, 3)))

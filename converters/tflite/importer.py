@@ -56,13 +56,7 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
     if state_pairs:
         raise ConversionError(f"{label}: TFLite models keep their state in variables; "
                               "--state pairs do not apply")
-    model = read_tflite(src)
-    index, in_names, out_names = main_subgraph(model)
-    problems = unknown_ops(model, index)
-    if problems:
-        raise UnsupportedModelError(problems, label)
-    specs = input_specs(model, index, in_names, axes)
-    _apply_shapes(specs, shapes or {}, label)
+    model, index, out_names, specs = _read(src, label, axes, shapes)
     em = Emitter()
     em.states, em.notes = [], []
     try:
@@ -81,12 +75,31 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
         problems.append(Problem("ASSIGN_VARIABLE", "variables", str(r)))
     if problems:
         raise UnsupportedModelError(problems, label)
+    return _graph(em, inputs, outputs, out_info, states,
+                  _metadata(model, label, specs, out_info, states, em.notes), label)
+
+
+def _read(src, label: str, axes, shapes):
+    """(model, main subgraph, output names, input specs), refusing unknown operators."""
+    model = read_tflite(src)
+    index, in_names, out_names = main_subgraph(model)
+    problems = unknown_ops(model, index)
+    if problems:
+        raise UnsupportedModelError(problems, label)
+    specs = input_specs(model, index, in_names, axes)
+    _apply_shapes(specs, shapes or {}, label)
+    return model, index, out_names, specs
+
+
+def _graph(em: Emitter, inputs, outputs, out_info: dict, states, metadata: dict,
+           label: str) -> Graph:
+    """The clean-up passes, then a checked Graph."""
     fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
     g, names = finish(em, outputs, fixed, {s.init for s in states if s.init})
     for item, value in zip(out_info.values(), names, strict=True):
         item["value"] = value
     graph = Graph(tuple(inputs), tuple(names), tuple(g.ops), g.values, g.consts, tuple(states),
-                  _metadata(model, label, specs, out_info, states, em.notes))
+                  metadata)
     try:
         graph.validate()
         check_graph(graph)

@@ -64,23 +64,10 @@ def trip_count(cond: Subgraph, counters: set[int]) -> int:
 @converts("WHILE")
 def while_(ctx: Context, op: Operator) -> None:
     model = ctx.model
-    cond = model.subgraphs[int(op.options["cond_subgraph_index"])]
     bi = int(op.options["body_subgraph_index"])
     body = model.subgraphs[bi]
     outer = ctx.inputs(op)
-    n = len(op.inputs)
-    counters = {k for k in range(n) if _is_counter(body, k) and outer[k].is_const
-                and int(np.asarray(outer[k].data).reshape(-1)[0]) == 0}
-    trips = trip_count(cond, counters)
-    invariant = {k for k in range(n) if body.outputs[k] == body.inputs[k]}
-    seqs = {k for k in invariant if not outer[k].is_const and outer[k].time == 0}
-    if not seqs:
-        raise Refuse("a WHILE loop that does not iterate over the time axis of a sequence "
-                     "(only recurrences over time stream)")
-    for k in seqs:
-        if outer[k].shape[0] != trips or outer[k].tpad != (0, 0):
-            raise Refuse(f"the loop runs {trips} times over a sequence of "
-                         f"{outer[k].shape[0]} frames")
+    counters, invariant, seqs, trips = _classify(ctx, op, body, outer)
     from .importer import convert_ops
 
     bctx = Context(model, bi, ctx.em, prefix=f"{ctx.prefix}while{op.index}/")
@@ -91,10 +78,9 @@ def while_(ctx: Context, op: Operator) -> None:
     start, first_state = len(ctx.em.ops), len(ctx.em.states)
     used = {i for o in body.operators for i in o.inputs}
     states: list[tuple[int, str, Meta | None]] = []
-    lists = {k for k in range(n) if k not in counters and k not in invariant
+    lists = {k for k in range(len(op.inputs)) if k not in counters and k not in invariant
              and is_list(body, k)}
-    for k in range(n):
-        b_in = body.inputs[k]
+    for k, b_in in enumerate(body.inputs):
         if k in counters:
             bctx.put(b_in, Meta((), kind="counter"))
         elif k in lists:
@@ -113,6 +99,25 @@ def while_(ctx: Context, op: Operator) -> None:
         ctx.put(op.outputs[k], written_sequence(ctx, bctx, op, k, outer))
     _outputs(ctx, bctx, op, states, counters, trips, outer)
     _fold(ctx, op, start, ctx.em.states[first_state:], bctx.sched)
+
+
+def _classify(ctx: Context, op: Operator, body: Subgraph, outer: list):
+    """(counters, invariants, sequences, trip count) of a WHILE, or Refuse."""
+    cond = ctx.model.subgraphs[int(op.options["cond_subgraph_index"])]
+    n = len(op.inputs)
+    counters = {k for k in range(n) if _is_counter(body, k) and outer[k].is_const
+                and int(np.asarray(outer[k].data).reshape(-1)[0]) == 0}
+    trips = trip_count(cond, counters)
+    invariant = {k for k in range(n) if body.outputs[k] == body.inputs[k]}
+    seqs = {k for k in invariant if not outer[k].is_const and outer[k].time == 0}
+    if not seqs:
+        raise Refuse("a WHILE loop that does not iterate over the time axis of a sequence "
+                     "(only recurrences over time stream)")
+    for k in seqs:
+        if outer[k].shape[0] != trips or outer[k].tpad != (0, 0):
+            raise Refuse(f"the loop runs {trips} times over a sequence of "
+                         f"{outer[k].shape[0]} frames")
+    return counters, invariant, seqs, trips
 
 
 def _fold(ctx: Context, op: Operator, start: int, states: list, sched: tuple) -> None:

@@ -45,6 +45,7 @@ def table() -> dict[str, Converter]:
         loops,
         recurrent,
         reduce,
+        slicing,
         variables,
     )
 
@@ -61,4 +62,8 @@ HINTS = {
     "CUSTOM": "a custom operator (not a TFLite builtin)",
     "DELEGATE": "a delegate node; convert the model without delegates",
     "CALL": "a call of another subgraph",
+    **{c: "a comparison of data: it only feeds control flow or selections, which do not "
+          "stream" for c in ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL",
+                             "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT",
+                             "SELECT", "SELECT_V2", "WHERE")},
 }

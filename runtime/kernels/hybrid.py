@@ -31,30 +31,27 @@ def _round(v):
 
 
 @kernel
-def quantize_row(x, r, xq, asymmetric):
-    """Row r of x f32[N, K] -> xq i8[K]; returns (scale f32, zero point int)."""
-    n = x.shape[1]
-    lo = np.float32(np.inf)
-    hi = np.float32(-np.inf)
-    for k in range(n):
-        v = x[r, k]
-        lo = min(lo, v)
-        hi = max(hi, v)
-    if not asymmetric:
-        rng = max(abs(lo), abs(hi))
-        if rng == _F0:
-            for k in range(n):
-                xq[k] = 0
-            return np.float32(1.0), 0
-        inv = np.float32(127.0) / rng
-        for k in range(n):
-            q = _round(x[r, k] * inv)
-            xq[k] = np.int8(min(np.float32(127.0), max(np.float32(-127.0), q)))
-        return rng / np.float32(127.0), 0
+def _symmetric(x, r, xq, lo, hi):
+    """SymmetricQuantizeFloats of row r (range lo..hi) into xq; (scale, 0)."""
+    rng = max(abs(lo), abs(hi))
+    if rng == _F0:
+        for k in range(x.shape[1]):
+            xq[k] = 0
+        return np.float32(1.0), 0
+    inv = np.float32(127.0) / rng
+    for k in range(x.shape[1]):
+        q = _round(x[r, k] * inv)
+        xq[k] = np.int8(min(np.float32(127.0), max(np.float32(-127.0), q)))
+    return rng / np.float32(127.0), 0
+
+
+@kernel
+def _asymmetric(x, r, xq, lo, hi):
+    """AsymmetricQuantizeFloats of row r (range lo..hi) into xq; (scale, zero point)."""
     rmin = min(0.0, np.float64(lo))
     rmax = max(0.0, np.float64(hi))
     if rmin == rmax:
-        for k in range(n):
+        for k in range(x.shape[1]):
             xq[k] = 0
         return np.float32(1.0), 0
     scale = (rmax - rmin) / 255.0
@@ -68,10 +65,24 @@ def quantize_row(x, r, xq, asymmetric):
     else:
         zp = int(np.floor(zp_d + 0.5) if zp_d >= 0.0 else -np.floor(-zp_d + 0.5))
     inv = np.float32(1.0 / scale)
-    for k in range(n):
+    for k in range(x.shape[1]):
         q = np.int64(_round(inv * x[r, k])) + zp
         xq[k] = np.int8(min(127, max(-128, q)))
     return np.float32(scale), zp
+
+
+@kernel
+def quantize_row(x, r, xq, asymmetric):
+    """Row r of x f32[N, K] -> xq i8[K]; returns (scale f32, zero point int)."""
+    lo = np.float32(np.inf)
+    hi = np.float32(-np.inf)
+    for k in range(x.shape[1]):
+        v = x[r, k]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if asymmetric:
+        return _asymmetric(x, r, xq, lo, hi)
+    return _symmetric(x, r, xq, lo, hi)
 
 
 @kernel
