@@ -140,6 +140,16 @@ def integer_sink() -> Graph:
     return Graph((g.values["x"],), ("y",), tuple(g.ops), g.values, g.consts)
 
 
+def hybrid_sink() -> Graph:
+    """TFLite's dynamic-range ops: DynamicQuantize, then HybridDense with q8 weights."""
+    g = _Int8Graph()
+    h = g.op("DynamicQuantize", ["x"], {"asymmetric": False}, dtype="f32")
+    y = g.op("HybridDense", [h, g.w(6, 4)], {"asymmetric": True}, dtype="f32")
+    g.values["y"] = Value("y", g.values[y].shape)
+    g.ops.append(Op("Identity", "y", (y,), ("y",)))
+    return Graph((g.values["x"],), ("y",), tuple(g.ops), g.values, g.consts)
+
+
 def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
     """Each unit of warmup work: the built-in graphs in every frame layout, then the models."""
     from .model import Model, load
@@ -162,7 +172,8 @@ def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
         model.stream().step({v.name: np.zeros(v.shape, BUFFER_DTYPES[v.dtype])
                              for v in model.graph.inputs})
 
-    return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped, integer_sink)]
+    return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped, integer_sink,
+                                                 hybrid_sink)]
             + [lambda p=p: one_frame(p) for p in models])
 
 

@@ -321,7 +321,7 @@ def test_old_opset_and_tflite_and_missing_files():
     m.opset_import[0].version = 9
     with pytest.raises(ConversionError, match="opset 9"):
         load_onnx(m)
-    with pytest.raises(ConversionError, match="TFLite import is not supported yet"):
+    with pytest.raises(ConversionError, match="cannot read model.tflite"):  # TFLite importer
         convert("model.tflite", "model.ern")
     with pytest.raises(ConversionError, match="no such file"):
         load_onnx("/nonexistent/model.onnx")
