@@ -48,11 +48,14 @@ class Emitter:
         return value
 
     def add_const(self, array, hint: str) -> str:
-        """A constant (integers as i64, anything else as f32); returns its name."""
+        """A constant (integers as i64, float16 kept as f16 - the source stored it so - and
+        anything else as f32); returns its name."""
         a = np.asarray(array)
         name = self.fresh(f"{self.node_name}:{hint}" if self.node_name else hint)
         if a.dtype.kind in "iub":
             self.consts[name] = Tensor(name, np.ascontiguousarray(a.astype(np.int64)), "i64")
+        elif a.dtype == np.float16:
+            self.consts[name] = Tensor(name, np.ascontiguousarray(a), "f16")
         else:
             self.consts[name] = Tensor.f32(name, a)
         return name

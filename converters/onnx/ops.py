@@ -29,6 +29,7 @@ def register(table) -> None:
     """Add this module's ops to the op table (:class:`~.table.OpTable`)."""
     for name in BINARY:
         table.add(binary, name, pass_through=True)
+    table.add(binary, "PRelu", pass_through=True)
     for name in UNARY:
         lookup(name)  # fails at import if the activation table lacks it
         table.add(unary, name, pass_through=True)
@@ -110,14 +111,35 @@ def broadcast(ctx: Context, node: onnx.NodeProto, names: list[str]) -> tuple[Dyn
     return out, inputs
 
 
+def _neutral_operand(ctx: Context, node: onnx.NodeProto) -> Dyn | None:
+    """The data operand of x + 0, x - 0, x * 1, x / 1 (constant, shape unchanged), else None."""
+    neutral = {"Add": 0.0, "Sub": 0.0, "Mul": 1.0, "Div": 1.0}.get(node.op_type)
+    if neutral is None:
+        return None
+    for data, const in zip(node.input, node.input[::-1], strict=True):
+        if not ctx.is_dyn(data) or ctx.is_dyn(const) or const not in ctx.probes[0] or (
+                const == node.input[0] and node.op_type in ("Sub", "Div")):
+            continue
+        same = all(ctx.probe_shape(data, k) == ctx.probe_shape(node.output[0], k)
+                   for k in range(len(ctx.probes)))
+        if same and all(np.all(np.asarray(v) == neutral) for v in ctx.static_all(const)):
+            return ctx.dyn(data)
+    return None
+
+
 def binary(ctx: Context, node: onnx.NodeProto) -> None:
-    """Add, Sub, Mul, Div, Pow, Max, Min (Max/Min with one input: the identity)."""
+    """Add, Sub, Mul, Div, Pow, Max, Min, PRelu (Max/Min with one input, x + 0, x * 1: the
+    identity, which keeps a state's provenance)."""
     names = list(node.input)
     if len(names) == 1:
         ctx.set(node.output[0], ctx.dyn(names[0]))
         return
     if len(names) != 2:
         raise Refuse(f"{node.op_type} with {len(names)} inputs: only 2 are supported")
+    same = _neutral_operand(ctx, node)
+    if same is not None:
+        ctx.set(node.output[0], same)
+        return
     out, inputs = broadcast(ctx, node, names)
     value = ctx.emit("Binary", inputs, out.frame, {"fn": node.op_type}, out=node.output[0])
     ctx.set(node.output[0], out.with_(value=value))
