@@ -75,6 +75,10 @@ def _check_common(ctx: Context, node: onnx.NodeProto, a: dict) -> tuple[Dyn, int
     t_ax, b_ax = (1, 0) if layout else (0, 1)
     if x.time is None and x.shape[t_ax] == 1:
         pass  # a step model: one step per frame, the state carried by the op
+    elif x.time is None:
+        raise Refuse(f"its input X has {x.shape[t_ax]} steps but no input axis was taken as "
+                     f"time: the recurrence would run inside one frame; name the input's time "
+                     f"axis (see the hint)")
     elif x.time != t_ax:
         raise Refuse(f"its input X has no time axis at position {t_ax} (layout={layout})")
     if x.batch != b_ax and not (x.batch is None and x.shape[b_ax] == 1):
