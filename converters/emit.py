@@ -23,6 +23,7 @@ from .passes import (
     name_outputs,
     select_from_concat,
 )
+from .simplify import fold_pad_into_frame_conv, pow_to_square
 
 
 class Emitter:
@@ -87,6 +88,8 @@ class Emitter:
         g.protected = fixed | {v for _, v in outputs}
         collapse_views(g)
         fuse_layernorm(g)
+        pow_to_square(g)
+        fold_pad_into_frame_conv(g)
         fold_affine(g)
         select_from_concat(g)
         collapse_views(g)
