@@ -1,7 +1,8 @@
 """ONNX -> edgernn IR: the driver.
 
 1. load, check the opset (:mod:`.graph`); fix configuration inputs to their given
-   values and inline the If nodes they decide (:mod:`.consts`);
+   values and inline the If nodes they decide (:mod:`.consts`); rewrite LSTM cells
+   spelled out in elementwise ops as LSTM nodes (:mod:`.cells`);
 2. find each input's time and batch axes, pair state inputs with outputs
    (:mod:`.io`); give chunk axes their length (:mod:`.chunks`);
 3. probe: run the model at two sequence lengths (batch 1) with the reference
@@ -26,6 +27,7 @@ from edgernn.ir import Graph, GraphError, Value
 from edgernn.shapes import check_graph
 
 from ..errors import ConversionError, Problem, UnsupportedModelError
+from .cells import fuse_lstm_cells
 from .chunks import as_chunks, size_free_axes
 from .consts import apply_consts, fold_constant_ifs
 from .context import Context, Dyn, Refuse
@@ -56,6 +58,7 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     model.CopyFrom(load_model(src))
     fixed = apply_consts(model, dict(consts or {}))
     fold_constant_ifs(model, fixed)
+    fuse_lstm_cells(model)
     specs = pair_states(input_specs(model, table, axes), list(model.graph.output), state_pairs)
     pristine = onnx.ModelProto()
     pristine.CopyFrom(model)
