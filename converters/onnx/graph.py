@@ -136,7 +136,8 @@ def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[di
     """Every tensor's value (initializers, inputs, node outputs) for each of ``feeds``.
 
     Only shapes and static values are used, so recurrent ops run with default
-    activations (the reference evaluator knows no others).
+    activations (the reference evaluator knows no others).  Where the evaluator
+    fails, onnxruntime is tried (:mod:`.ort_probe`).
     """
     from onnx.reference import ReferenceEvaluator
 
@@ -151,12 +152,20 @@ def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[di
     out = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        ev = ReferenceEvaluator(plain)
-        for f in feeds:
-            res = ev.run(None, f, intermediate=True)
-            values = dict(init)
-            values.update({k: np.asarray(v) for k, v in res.items() if k})
-            out.append(values)
+        try:
+            ev = ReferenceEvaluator(plain)
+            for f in feeds:
+                res = ev.run(None, f, intermediate=True)
+                values = dict(init)
+                values.update({k: np.asarray(v) for k, v in res.items() if k})
+                out.append(values)
+        except Exception as first:  # noqa: BLE001 - ops the evaluator lacks: onnxruntime
+            from .ort_probe import probe_ort
+
+            try:
+                return probe_ort(plain, feeds)
+            except Exception:  # noqa: BLE001 - report the evaluator's reason
+                raise first from None
     return out
 
 
