@@ -163,3 +163,19 @@ def test_8khz_branch_and_explicit_frame(wheel, tmp_path):
     want = silero.OrtSilero(wheel / "silero_vad.onnx", {"sr": 16000}).run(frames)
     got = _stream_probs(edgernn.load(tmp_path / "f.ern"), frames)
     assert np.abs(got - want).max() <= TOL
+
+
+def test_demo_finds_the_speech_segments(wheel, audio, tmp_path):
+    """demos/vad/vad.py streams a WAV block by block; every synthesized sentence is found."""
+    import vad
+
+    x, truth = audio
+    silero.write_wav(tmp_path / "a.wav", x)
+    convert(wheel / "silero_vad.onnx", tmp_path / "v.ern", consts={"sr": 16000})
+    probs, cost = vad.stream_wav(edgernn.load(tmp_path / "v.ern"), tmp_path / "a.wav")
+    assert len(probs) == len(x) // silero.HOP and len(cost) == len(probs)  # whole chunks
+    found = silero.segments(probs)
+    assert len(found) == len(truth)
+    for seg, want in zip(found, truth, strict=True):
+        overlap = min(seg.end, want.end) - max(seg.start, want.start)
+        assert overlap > 0.7 * (want.end - want.start)
