@@ -44,7 +44,8 @@ def _never(_: Any) -> bool:
 class SourceFormat:
     """One source model format.
 
-    ``load(src, *, axes=None, state_pairs=None) -> Graph`` imports a source;
+    ``load(src, *, axes=None, state_pairs=None[, consts=, frame=]) -> Graph`` imports a
+    source (``consts``/``frame`` are passed only when given);
     ``runner(src) -> Runner`` runs it for ``verify``; ``magic(head) -> bool``
     recognizes a file by its first bytes; ``accepts(obj) -> bool`` recognizes an
     in-memory model; ``planned`` is the message for a format without ``load``.

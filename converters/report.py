@@ -7,6 +7,8 @@ report reads:
 * ``source_inputs``: ``{name: {dims, time, batch, how}}`` (time/batch: source axes);
 * ``source_outputs``: ``{name: {value, time, batch, reduced, stride, delay, tail, shape}}``;
 * ``source_states``: ``{input: {output, mode ("internal"/"graph"), dims[, ops]}}``;
+* ``source_consts``: ``{input: {value, dtype, shape, ifs}}``: inputs fixed at conversion
+  (``verify`` feeds these values to the source model).
 * ``notes``: anything else the importer wants the report to say.
 """
 
@@ -60,6 +62,10 @@ class ConversionReport:
             kind = "last step (at frame t: the source on frames 1..t)" if info["reduced"] \
                 else "one per frame" if info["time"] is not None else "per call"
             lines.append(f"  output {name}: frame {g.shape(info['value'])}, {kind}")
+        for name, info in meta.get("source_consts", {}).items():
+            ifs = f"; {info['ifs']} If node(s) on it resolved" if info.get("ifs") else ""
+            lines.append(f"  const  {name} = {info['value']} ({info['dtype']}): fixed at "
+                         f"conversion, folded into the graph, not an input of the stream{ifs}")
         for name, info in meta.get("source_states", {}).items():
             how = (f"inside {', '.join(info['ops'])}" if info["mode"] == "internal"
                    else "graph state fed back every frame")

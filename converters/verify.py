@@ -69,6 +69,26 @@ class Runner(Protocol):
         its time axis), if it then runs on ``frames`` frames; else None."""
 
 
+class WithConsts:
+    """The source model with its configuration inputs fed the values fixed at conversion."""
+
+    def __init__(self, source: Runner, consts: dict) -> None:
+        self.source, self.reference = source, source.reference
+        self.feeds = {k: np.full(v["shape"], v["value"], dtype=v["dtype"])
+                      for k, v in consts.items()}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.source.run({**self.feeds, **feeds})
+
+    def free_time(self, time_axes: dict[str, int], frames: int) -> Runner | None:
+        free = self.source.free_time(time_axes, frames)
+        return None if free is None else WithConsts(free, {})._with(self.feeds)
+
+    def _with(self, feeds: dict) -> WithConsts:
+        self.feeds = feeds
+        return self
+
+
 def to_source(frames: np.ndarray, time: int | None, batch: int | None, rank: int) -> np.ndarray:
     """Frames ``(T, *frame)`` (or one frame if ``time`` is None) -> ONNX layout, batch 1."""
     a = (frames if time is not None else frames[None])[:, None]  # (T, 1, *frame)
@@ -124,6 +144,8 @@ def compare(source: Runner, graph, *, frames: int = 200, tolerance: float = 1e-4
 
     meta = graph.metadata
     rng = np.random.default_rng(seed)
+    if meta.get("source_consts"):
+        source = WithConsts(source, meta["source_consts"])
     source, frames, chunk, stepwise = _plan(source, meta, frames)
     ins = meta["source_inputs"]
     if inputs is not None:

@@ -9,9 +9,11 @@ comes from an index map made once at bind time (:mod:`.window`), which already h
 stride, dilation and padding (``< 0`` = zero padding).
 
 :func:`frame_conv` gathers the taps of a tile of output positions into contiguous
-columns in the weight's own ``(ci, kh, kw)`` order (im2col), then computes four
-output channels for two positions per pass (8 dot products sharing their loads:
-measured fastest of the forms tried for Silero's shapes, 258x256 over 4 positions).
+columns in the weight's own ``(ci, kh, kw)`` order (im2col, through a flat index map:
+3x faster than computing offsets per tap), then computes four output channels for
+two positions per pass (8 dot products sharing their loads: measured fastest of the
+forms tried for Silero's shapes, 258x256 over 4 positions).  Rows are padded to
+whole 16-float vectors and 64-byte aligned (7.7 -> 5.8 µs on Silero's 128x387 conv).
 """
 
 from __future__ import annotations
@@ -25,21 +27,35 @@ TILE = 16  # output positions gathered per im2col tile
 
 
 @kernel
-def _gather(xr, taps, p0, np_, ch0, cg, cstride, col):
-    """col[j, ci*KK + t] = xr[(ch0+ci)*cstride + taps[p0+j, t]] (0 where taps < 0).
+def _gather(xr, idx, goff, p0, np_, col):
+    """col[j, m] = xr[idx[p0+j, m] + goff] (0 where idx < 0).
 
-    xr (Kin,) one instance; taps (P, KK) int64; col (TILE, Cg*KK).
+    xr (Kin,) one instance; idx (P, R) int64 im2col map (:func:`im2col_map`);
+    col (TILE, R).
     """
-    kk = taps.shape[1]
+    r = idx.shape[1]
     zero = np.float32(0.0)
     for j in range(np_):
         row = col[j]
-        tp = taps[p0 + j]
-        for ci in range(cg):
-            base = (ch0 + ci) * cstride
-            for t in range(kk):
-                o = tp[t]
-                row[ci * kk + t] = xr[base + o] if o >= 0 else zero
+        ix = idx[p0 + j]
+        for m in range(r):
+            o = ix[m]
+            row[m] = xr[o + goff] if o >= 0 else zero
+
+
+def im2col_map(taps: np.ndarray, cg: int, cstride: int, width: int) -> np.ndarray:
+    """Where each im2col column entry comes from, for the first group's channels.
+
+    taps (P, KK) spatial offsets (< 0: padding) -> int64 (P, width): entry ci*KK + t of
+    position p reads element ci*cstride + taps[p, t]; -1 for padding and for the columns
+    past Cg*KK (``width`` rounds the rows up to whole vectors; the weights get zeros there).
+    """
+    p, kk = taps.shape
+    full = np.where(taps[:, None, :] >= 0,
+                    np.arange(cg)[None, :, None] * cstride + taps[:, None, :], -1)
+    out = np.full((p, width), -1, np.int64)
+    out[:, :cg * kk] = full.reshape(p, cg * kk)
+    return out
 
 
 @kernel
@@ -122,17 +138,17 @@ def _dots(w2, col, b, yr, co0, nco, p0, np_, ycs, yps):
 
 
 @kernel
-def frame_conv(x, w2, b, y, taps, cstride, groups, ycs, yps, col):
+def frame_conv(x, w2, b, y, idx, gstride, groups, ycs, yps, col):
     """Convolution over the axes of each frame (ONNX Conv semantics per instance).
 
-    x f32[N, Kin]; w2 f32[Cout, Cg*KK] (W (Cout, Cg, *K) flattened); b f32[Cout] or [0];
-    y f32[N, Kout], element (co, p) at co*ycs + p*yps; taps i64[P, KK] (:mod:`.window`);
-    channel c of an instance starts at c*cstride; col f32[TILE, Cg*KK] scratch.
+    x f32[N, Kin]; w2 f32[Cout, R] (W (Cout, Cg, *K) flattened, zero columns past Cg*KK);
+    b f32[Cout] or [0]; y f32[N, Kout], element (co, p) at co*ycs + p*yps;
+    idx i64[P, R] (:func:`im2col_map`) for group 0, group g reading at + g*gstride;
+    col f32[TILE, R] scratch.
     """
     nrows = x.shape[0]
-    npos, kk = taps.shape
+    npos = idx.shape[0]
     cout = w2.shape[0]
-    cg = w2.shape[1] // kk
     og = cout // groups
     for n in range(nrows):
         xr = x[n]
@@ -141,15 +157,15 @@ def frame_conv(x, w2, b, y, taps, cstride, groups, ycs, yps, col):
             p0 = 0
             while p0 < npos:
                 np_ = min(TILE, npos - p0)
-                _gather(xr, taps, p0, np_, g * cg, cg, cstride, col)
+                _gather(xr, idx, g * gstride, p0, np_, col)
                 _dots(w2, col, b, yr, g * og, og, p0, np_, ycs, yps)
                 p0 += np_
 
 
 @kernel
-def frame_conv_act(x, w2, b, y, taps, cstride, groups, ycs, yps, col, code, alpha, beta):
+def frame_conv_act(x, w2, b, y, idx, gstride, groups, ycs, yps, col, code, alpha, beta):
     """:func:`frame_conv`, then the activation ``code`` (:mod:`.activations`) on y."""
-    frame_conv(x, w2, b, y, taps, cstride, groups, ycs, yps, col)
+    frame_conv(x, w2, b, y, idx, gstride, groups, ycs, yps, col)
     flat = y.reshape(-1)
     activation(flat, flat, code, alpha, beta)
 

@@ -20,6 +20,7 @@ from ..bindings import EMPTY1, PACKED, Context, each_n
 from ..ir import Op
 from ..kernels import frame as kf
 from ..kernels.window import MODES, PAD, out_size, scatter_taps, window_taps
+from ..packing import aligned
 from ..reference import frame as ref
 from .base import Binder, OpDef, RefCall, Shape, need, opt, register, size
 
@@ -100,15 +101,19 @@ def bind_conv(op: Op, ctx: Context):
     _, cin, sp, out, strides, dil, pads = conv_out(op, [shape, w.shape])
     cstride, elem = _strides(op, size(sp), cin)
     taps = window_taps(sp, w.shape[2:], strides, dil, pads, out, op.attr("pad_mode"), elem)
-    w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1))
+    groups = int(op.attr("groups"))
+    cg, r = w.shape[1], size(w.shape[1:])
+    width = -(-r // 16) * 16  # whole vectors: aligned rows, no remainder loop
+    w2 = aligned(np.zeros((w.shape[0], width), np.float32))
+    w2[:, :r] = w.reshape(w.shape[0], r)
+    idx = kf.im2col_map(taps, cg, cstride, width)
     b = ctx.const(op, "B", EMPTY1).reshape(-1)
     ycs, yps = _strides(op, size(out), w.shape[0])
-    groups = np.int64(op.attr("groups"))
-    col = np.zeros((kf.TILE, w2.shape[1]), np.float32)
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     kin, kout = cin * size(sp), w.shape[0] * size(out)
     act = ctx.epilogue(op)
-    rest = (taps, np.int64(cstride), groups, np.int64(ycs), np.int64(yps), col, *act)
+    rest = (idx, np.int64(cg * cstride), np.int64(groups), np.int64(ycs), np.int64(yps),
+            aligned(np.zeros((kf.TILE, width), np.float32)), *act)
     return each_n(x.shape[0], kf.frame_conv_act if act else kf.frame_conv, lambda n: (
         x[:n].reshape(-1, kin), w2, b, y[:n].reshape(-1, kout), *rest))
 
