@@ -120,7 +120,7 @@ def test_openwakeword_melspectrogram(models):
     value here); pyopen-wakeword uses mel / 10 + 2, where edgernn and TFLite agree within
     1e-4, and edgernn is at least as close to float64 as TFLite."""
     data = models["pyopen_wakeword/melspectrogram.tflite"]
-    graph = load_tflite(data, shapes={"input": [1, 1760]})
+    graph = load_tflite(data, frame={"input": 1760})  # signature [-1, -1] -> [1, 1760]
     x = audio(1760 * 4 / 16000, seed=3).astype(np.float32).reshape(4, 1760)
     got = edgernn.Model(graph).stream().run(x)
     it = interpreter(data, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, [1, 1760])

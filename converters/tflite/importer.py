@@ -44,19 +44,23 @@ INNER = {"WHILE": ("body_subgraph_index",)}
 
 def load_tflite(src, *, axes: dict[str, str] | None = None,
                 state_pairs: dict[str, str] | None = None,
-                shapes: dict[str, list[int]] | None = None) -> Graph:
+                shapes: dict[str, list[int]] | None = None,
+                frame: dict[str, int] | None = None, consts: dict | None = None) -> Graph:
     """Import a ``.tflite`` model (path or bytes) as an edgernn IR graph.
 
     ``axes`` maps input names to axis letters (``"BTF"``) where the model does not say
     (see :mod:`.io`); ``shapes`` gives inputs with a dynamic size their shape
-    (``{"input": [1, 1760]}``).  Raises :class:`UnsupportedModelError` listing every
-    operator that cannot stream, with its index.
+    (``{"input": [1, 1760]}``), ``frame`` their dynamic length (``{"input": 1760}``,
+    ``--frame input=1760``: every ``-1`` of the signature but the batch).  Raises
+    :class:`UnsupportedModelError` listing every operator that cannot stream, with its
+    index.
     """
     label = os.fspath(src) if isinstance(src, str | os.PathLike) else "<model>"
-    if state_pairs:
-        raise ConversionError(f"{label}: TFLite models keep their state in variables; "
-                              "--state pairs do not apply")
-    model, index, out_names, specs = _read(src, label, axes, shapes)
+    if state_pairs or consts:
+        raise ConversionError(f"{label}: TFLite models keep their state in variables and "
+                              "have no configuration inputs; --state and --const apply to "
+                              "ONNX models")
+    model, index, out_names, specs = _read(src, label, axes, shapes, frame)
     em = Emitter()
     em.states, em.notes = [], []
     try:
@@ -79,7 +83,7 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
                   _metadata(model, label, specs, out_info, states, em.notes), label)
 
 
-def _read(src, label: str, axes, shapes):
+def _read(src, label: str, axes, shapes, frame):
     """(model, main subgraph, output names, input specs), refusing unknown operators."""
     model = read_tflite(src)
     index, in_names, out_names = main_subgraph(model)
@@ -87,7 +91,16 @@ def _read(src, label: str, axes, shapes):
     if problems:
         raise UnsupportedModelError(problems, label)
     specs = input_specs(model, index, in_names, axes)
-    _apply_shapes(specs, shapes or {}, label)
+    shapes = dict(shapes or {})
+    for s in specs:
+        if frame and s.name in frame:
+            sig = model.subgraphs[index].tensors[s.index].shape_signature
+            shapes[s.name] = [int(frame[s.name]) if d == -1 and a != s.batch else
+                              s.dims[a] for a, d in enumerate(sig)]
+    unknown = set(frame or {}) - {s.name for s in specs}
+    if unknown:
+        raise ConversionError(f"{label}: --frame for unknown inputs {sorted(unknown)}")
+    _apply_shapes(specs, shapes, label)
     return model, index, out_names, specs
 
 
