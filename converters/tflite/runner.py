@@ -14,6 +14,7 @@ call to call, like a stream; a new runner is a fresh start.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -40,8 +41,8 @@ class TFLiteRunner:
     """The interpreter on a model: ``run(feeds)`` by input name -> outputs by name."""
 
     def __init__(self, data: bytes, *, carry: bool, integer: bool,
-                 names: tuple[dict[int, str], dict[int, str]]) -> None:
-        self.data, self.carry, self.integer = data, carry, integer
+                 names: tuple[dict[int, str], dict[int, str]], loops: bool = False) -> None:
+        self.data, self.carry, self.integer, self.loops = data, carry, integer, loops
         self.in_names, self.out_names = names
         self._it, self._shapes = None, None
         self.cls, resolvers, pkg = interpreter_class()
@@ -71,14 +72,14 @@ class TFLiteRunner:
         return {n: self._it.get_tensor(i).copy() for i, n in self.out_names.items()}
 
     def free_time(self, time_axes: dict[str, int], frames: int) -> TFLiteRunner | None:
-        """The model with its inputs resized to ``frames`` frames, if it then runs and its
-        timed outputs grow with it (a WHILE loop's trip count is baked in: None)."""
+        """The model with its inputs resized to ``frames`` frames, if it then runs (a WHILE
+        loop's trip count is baked in: None)."""
+        if self.loops:
+            return None
         runner = TFLiteRunner(self.data, carry=self.carry, integer=self.integer,
                               names=(self.in_names, self.out_names))
         try:
             it = self.cls(model_content=self.data, experimental_op_resolver_type=self.resolver)
-            if any(op["op_name"] == "WHILE" for op in it._get_ops_details()):
-                return None
             feeds = {}
             for d in it.get_input_details():
                 name = self.in_names[d["index"]]
@@ -97,11 +98,13 @@ def open_runner(src) -> TFLiteRunner:
     from .io import input_specs, main_subgraph
     from .reader import read_tflite
 
-    data = src if isinstance(src, bytes | bytearray) else open(os.fspath(src), "rb").read()
+    data = src if isinstance(src, bytes | bytearray) else Path(os.fspath(src)).read_bytes()
     model = read_tflite(data)
     index, ins, outs = main_subgraph(model)
     sg = model.subgraphs[index]
     specs = input_specs(model, index, ins, None)
     carry = all(s.time is None for s in specs)
     integer = any(sg.tensors[i].type_name != "FLOAT32" for i in (*sg.inputs, *sg.outputs))
-    return TFLiteRunner(bytes(data), carry=carry, integer=integer, names=(ins, outs))
+    loops = any(op.opcode == "WHILE" for op in sg.operators)
+    return TFLiteRunner(bytes(data), carry=carry, integer=integer, names=(ins, outs),
+                        loops=loops)
