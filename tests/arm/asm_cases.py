@@ -5,14 +5,22 @@ arguments, the CPU it is compiled for (``NUMBA_CPU_NAME``, emulated with the sam
 ``QEMU_CPU``), instructions that must appear (regexes, each at least once) and ones
 that must not.  ``tests/arm/test_asm.py`` compiles every case in a fresh process per CPU
 (``python asm_cases.py CPU OUT.json``) and checks the patterns.  A new kernel is one
-entry per CPU, e.g. for the int8 matvec of issue #8 once it lands::
+``both_cpus`` entry (a case per CPU), e.g. once the int8 matvec (issue #8) and the fused
+per-step function (issue #12) land::
 
     *both_cpus("int8 matvec", "edgernn.kernels.MODULE:NAME", (I8_2D, I8_1D, I32_1D),
                a72=WIDENING, a76=(SDOT,)),
+    *both_cpus("fused step", "edgernn.kernels.MODULE:NAME", (F32_2D, F32_1D, ...),
+               a72=(FMLA_4S,), a76=(FMLA_4S,)),
 
-``dot_i8`` below is the int8 kernel shape of DESIGN.md, kept here so that the toolchain's
-``sdot`` (Cortex-A76, Pi 5) and widening-multiply (Cortex-A72, Pi 4) code is checked
-before the real int8 kernels exist.
+``dot_i8`` and ``matvec_i8`` below are the int8 kernel shape of DESIGN.md, kept here so
+that the toolchain's ``sdot`` (Cortex-A76, Pi 5) and widening-multiply (Cortex-A72, Pi 4)
+code is checked before the real int8 kernels exist.  What it takes (numba 0.68.1, LLVM
+of llvmlite 0.50, measured under qemu): ONE int32 accumulator per output row, the inner
+loop over a contiguous ``k``, each step written
+``acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[k]))``, the float scale applied
+after the loop.  The fp32 kernels' 4-rows-per-pass form (four accumulators sharing
+``x[k]``) vectorizes too, but to ``smull``/``saddw`` even on the A76: no ``sdot``.
 """
 
 from __future__ import annotations
@@ -71,12 +79,25 @@ def dot_i8(w, x):
     return acc
 
 
+@kernel
+def matvec_i8(w, x, out):
+    """out = w @ x in int32, one row-dot per output.  w i8[O, K], x i8[K], out i32[O]."""
+    n_out, n_in = w.shape
+    for o in range(n_out):
+        acc = np.int32(0)
+        for k in range(n_in):
+            acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[k]))
+        out[o] = acc
+
+
 CASES: list[AsmCase] = [
     *both_cpus("f32 matvec gemv_add", "edgernn.kernels.linalg:gemv_add",
                (F32_2D, F32_1D, F32_1D), a72=(FMLA_4S,), a76=(FMLA_4S,)),
     *both_cpus("f32 dense", "edgernn.kernels.linalg:dense",
                (F32_2D, F32_2D, F32_1D, F32_2D), a72=(FMLA_4S,), a76=(FMLA_4S,)),
     *both_cpus("int8 dot (DESIGN.md shape)", "asm_cases:dot_i8", (I8_1D, I8_1D),
+               a72=WIDENING, a76=(SDOT,)),
+    *both_cpus("int8 matvec (DESIGN.md shape)", "asm_cases:matvec_i8", (I8_2D, I8_1D, I32_1D),
                a72=WIDENING, a76=(SDOT,)),
 ]
 
