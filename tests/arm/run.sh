@@ -19,7 +19,8 @@
 #                unpacked by hand (the second stage needs binfmt_misc, absent here; that
 #                is also why qemu-aarch64-static is called explicitly)
 #   site-KEY/    aarch64 wheels of tests/arm/requirements.txt (pip --platform --target)
-#   numba/       the numba cache of the runs, one directory per CPU (--cold empties it)
+#   numba/       the numba cache of the runs, one directory per CPU target (--cold empties
+#                it; a fresh clone never hits it: numba keys on source paths and mtimes)
 #   out/CPU/     logs and the assembly the table compiled
 # Needs root or password-less sudo (apt-get install qemu-user-static debootstrap, and
 # debootstrap itself) and pip reaching PyPI.
@@ -113,8 +114,10 @@ echo "== setup ready in ${SETUP_S} s: $(basename "$ROOTFS"), $(basename "$SITE")
 if [ "$SETUP_ONLY" = 1 ]; then printf 'ROOTFS=%s\nSITE=%s\n' "$ROOTFS" "$SITE"; exit 0; fi
 
 # ---------------------------------------------------------------- per CPU
-RUN=$(mktemp -d) && trap 'rm -rf "$RUN"' EXIT
-ln -s "$REPO/runtime" "$RUN/edgernn"           # the package as `pip install .` maps it
+# The package as `pip install .` maps it, at a path that stays put: numba's cache is
+# keyed by the source files' paths (and modification times).
+RUN=$REPO/.cache/arm-pkg
+mkdir -p "$RUN" && ln -sfn ../../runtime "$RUN/edgernn" || die "cannot link $RUN/edgernn"
 NUMBA_DIR=$CACHE/numba
 [ "$COLD" = 1 ] && rm -rf "$NUMBA_DIR"
 mapfile -t SUBSET < <(python3 "$HERE/subset.py") || die "tests/arm/subset.py failed"
