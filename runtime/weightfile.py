@@ -46,7 +46,8 @@ VERSION = (1, 1)
 _DTYPE_FEATURES = {"i8": "int8-activations", "u8": "uint8-activations",
                    "i16": "int16-activations", "i32": "int32-activations"}
 #: every feature this reader implements
-KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales"})
+KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales", "pad-modes",
+                            "binary-prelu"})
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sHHIQQI28x")
 assert _PREAMBLE.size == ALIGN
@@ -115,6 +116,10 @@ def requirements(graph: Graph) -> list[str]:
              if v.dtype in _DTYPE_FEATURES}
     if any(t.group for t in graph.consts.values()):
         needs.add("grouped-scales")
+    from .ops import get
+
+    for op in graph.ops:
+        needs |= get(op.kind).requires(op)
     return sorted(needs)
 
 

@@ -1,9 +1,9 @@
 """Quantization (fp16, dynamic-range int8, int4 groups): bounds, kernels, streaming, files.
 
 References: the float64 reference backend on the *dequantized* weights (what the
-quantized kernels approximate, only activation quantization differs), a plain-numpy
-model of the int8 and int4 kernels' integer arithmetic (bit-exact), and the float
-model (error and argmax agreement).
+quantized kernels approximate, only activation quantization differs) and the float
+model (error and argmax agreement).  The kernels against a plain-numpy model of their
+integer arithmetic: tests/test_kernels_quantized.py (it runs on aarch64 too).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from edgernn.builder import GraphBuilder
 from edgernn.converters.quantize import QuantizationError, quantize
 from edgernn.converters.quantize.weights import to_f16, to_q4_groups, to_q8_rows
 from edgernn.ir import Tensor
-from edgernn.kernels import linalg
-from edgernn.packing import q4_groups, q8_rows
 
 F32 = np.float32
 SCHEMES = ["fp16", "int8", "int4"]
@@ -75,74 +73,6 @@ def test_dequantize_error_is_at_most_half_a_step(w, group):
 def test_fp16_overflow_is_refused():
     with pytest.raises(QuantizationError, match="overflow float16.*--keep-float"):
         to_f16(Tensor.f32("big", np.array([[1e6]], F32)))
-
-
-# --- kernels vs a plain-numpy model of their integer arithmetic ---------------------------
-
-
-def _quantize_rows_np(x):
-    m = np.abs(x).max(axis=1)
-    s = (m / F32(127)).astype(F32)
-    inv = np.where(m > 0, F32(127) / np.where(m > 0, m, 1), 0).astype(F32)
-    return np.floor(x * inv[:, None] + F32(0.5)).astype(np.int8), s
-
-
-@pytest.mark.parametrize("n,o,i", [(1, 512, 128), (3, 7, 40), (5, 64, 1)])
-def test_int8_kernel_equals_its_integer_model(n, o, i):
-    rng = np.random.default_rng(n + o)
-    x, w, b = rnd(rng, n, i), rnd(rng, o, i), rnd(rng, o)
-    wq, ws = q8_rows(to_q8_rows(Tensor.f32("w", w)))
-    y = np.zeros((n, o), F32)
-    linalg.dense_packed(x, (wq, ws, np.zeros((n, i), np.int8), np.zeros(n, F32)), b, y)
-    xq, sx = _quantize_rows_np(x)
-    got_q, got_s = np.zeros_like(xq), np.zeros_like(sx)
-    linalg.quantize_rows(x, got_q, got_s)
-    np.testing.assert_array_equal(got_q, xq)  # the integer part is exact
-    np.testing.assert_array_equal(got_s, sx)
-    acc = xq.astype(np.int64) @ wq.astype(np.int64).T  # exact integer products
-    want = acc.astype(np.float64) * (sx[:, None] * ws[None, :]) + b
-    # the float epilogue may fuse its multiply-add (fastmath contract): float rounding only
-    np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("o,i,group", [(6, 40, 32), (3, 64, 32), (4, 10, 4)])
-def test_int4_kernel_equals_its_integer_model(o, i, group):
-    rng = np.random.default_rng(o * i)
-    x, w = rnd(rng, 2, i), rnd(rng, o, i)
-    t = to_q4_groups(Tensor.f32("w", w), group)
-    wq, gs = q4_groups(t)
-    y = np.zeros((2, o), F32)
-    scratch = np.zeros((2, 2 * wq.shape[1]), np.int8)
-    linalg.dense_packed(x, (wq, gs, scratch, np.zeros(2, F32)), np.zeros(0, F32), y)
-    xq, sx = _quantize_rows_np(x)
-    q = np.round(t.to_float() / np.repeat(t.scale, group, 1)[:, :i]).astype(np.int64)
-    want = np.zeros((2, o), F32)
-    for g in range(t.scale.shape[1]):
-        part = slice(g * group, min((g + 1) * group, i))
-        acc = xq[:, part].astype(np.int64) @ q[:, part].T
-        want += acc.astype(F32) * t.scale[:, g].astype(F32)[None, :]
-    np.testing.assert_allclose(y, want * sx[:, None], rtol=1e-6, atol=1e-7)
-
-
-def test_int8_inner_loop_uses_integer_multiply_add():
-    """x86: the int8 dot compiles to vpmaddwd (or VNNI vpdpbusd / vpdpwssd)."""
-    import platform
-
-    if platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("x86 assembly check (aarch64 is checked under qemu in tests/arm)")
-    from numba import njit
-
-    from edgernn.kernels import FASTMATH
-
-    # a fresh compile: a kernel loaded from the on-disk cache has no assembly text
-    kernel = njit(cache=False, fastmath=FASTMATH, error_model="numpy")(linalg._xwt_q8.py_func)
-    rng = np.random.default_rng(0)
-    kernel(rnd(rng, 1, 128), np.zeros((512, 128), np.int8), np.ones(512, F32),
-           np.zeros((1, 128), np.int8), np.zeros(1, F32), np.zeros(0, F32),
-           np.zeros((1, 512), F32), False)
-    asm = "\n".join(kernel.inspect_asm(sig) for sig in kernel.signatures)
-    assert any(op in asm for op in ("vpmaddwd", "vpdpbusd", "vpdpwssd", "pmaddwd")), \
-        "no integer multiply-add in the int8 kernel"
 
 
 # --- whole models: vs the reference backend, streaming, files ----------------------------

@@ -1,5 +1,6 @@
 """Matrix kernels: the dense layer and the recurrent products, for float32, int8-row
-and int4-group weights (see "packed weights" below).
+and int4-group weights (see "packed weights" below), and the full-integer matmul
+:func:`qmatmul` (int8 activations and weights, int32 accumulation, requantized output).
 
 Both process 4 weight rows per pass: the reduction over the inner axis is one
 loop with 4 accumulators, which LLVM vectorizes (``fastmath`` reassoc/contract)
@@ -14,6 +15,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import kernel
+from .fixedpoint import mbqm, mbqm_double
 from .gemm import xwt_cols
 from .quantcols import _q8c_row, _xwt_q8c, quantize_row, quantize_rows  # noqa: F401
 
@@ -107,6 +109,16 @@ def gemv_add(w, v, out):
 
 
 @kernel
+def _dot_q8(w, o, x, n, n_in):
+    """int32 dot of row o of w i8[O, K] with row n of x i8[N, K], truncated to int32 at
+    every step (so LLVM keeps 32-bit lanes: vpmaddwd on x86, sdot / smlal on aarch64)."""
+    acc = np.int32(0)
+    for k in range(n_in):
+        acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[n, k]))
+    return acc
+
+
+@kernel
 def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
 
@@ -121,12 +133,8 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     for o in range(n_out):
         bias = b[o] if has_bias else _ZERO
         for n in range(n_rows):
-            # one row at a time, truncated to int32 each step: vpmaddwd on x86, sdot/smlal
-            # on aarch64 (4 rows per pass gave vpmulld, 4x slower; an int64 sum, 5x)
-            acc = np.int32(0)
-            for k in range(n_in):
-                acc = np.int32(acc + np.int32(wq[o, k]) * np.int32(xq[n, k]))
-            v = np.float32(acc) * (sx[n] * ws[o]) + bias
+            # one row at a time (4 rows per pass gave vpmulld, 4x slower; an int64 sum, 5x)
+            v = np.float32(_dot_q8(wq, o, xq, n, n_in)) * (sx[n] * ws[o]) + bias
             y[n, o] = y[n, o] + v if accumulate else v
 
 
@@ -255,3 +263,51 @@ def _pack_rows(wp, start, stop):
 def dense_packed(x, wp, b, y):
     """y = x @ W.T + b for a packed weight.  x f32[N, I], b f32[O]|[0], y f32[N, O]."""
     project(x, wp, b, y, False)
+
+
+# --- full integer: int8 activations, int8 weights, requantized outputs -------------------
+
+
+@kernel
+def requant_row(acc, bias, qm, zp, lo, hi, y, accumulate, single):
+    """y[o] = clamp(mbqm(acc[o] + bias[o], qm[0, o], qm[1, o]) + zp (+ y[o]), lo, hi).
+
+    acc i32[>=O] (its first O entries); bias i32[O]; qm i64[2, O] (multipliers, shifts);
+    y i8/i16[O].  One loop per case, branch-free, so LLVM vectorizes the rescale."""
+    n = y.shape[0]
+    m, s = qm[0], qm[1]
+    if single and not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
+    elif single:
+        for o in range(n):
+            v = mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
+    elif not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
+    else:
+        for o in range(n):
+            v = mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
+
+
+@kernel
+def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single, acc):
+    """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[:, o]) + zp (+ y[n, o]), lo, hi).
+
+    x i8[N, K]; w i8[O, K]; bias i32[O] with the input zero point folded in
+    (``b - zp_x * sum_k w[o, k]``); qm i64[2, O] (multipliers, shifts) per output row;
+    zp, lo, hi i64; y i8 or i16 [N, O]; scratch acc i32[>=O].  accumulate: y's previous
+    value is added before the clamp (TFLite's LSTM gate matmuls).  single:
+    single-rounding mbqm, as the interpreter's FULLY_CONNECTED (per-tensor or
+    per-channel); else double rounding, as its CONV_2D, LSTM (measured against LiteRT).
+    The dots are :func:`_dot_q8`'s (one row at a time: vpmaddwd / sdot), then one
+    vectorized rescale per row of x (:func:`requant_row`).
+    """
+    n_rows, n_in = x.shape
+    n_out = w.shape[0]
+    for n in range(n_rows):
+        for o in range(n_out):
+            acc[o] = _dot_q8(w, o, x, n, n_in)
+        requant_row(acc, bias, qm, zp, lo, hi, y[n], accumulate, single)
