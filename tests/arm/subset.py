@@ -29,6 +29,9 @@ SUBSET = {
     "test_qint_kernels.py": "full-integer (TFLite int8) kernels vs the numpy integer reference",
     "test_qint_recurrent.py": "int8 LSTM/GRU/RNN kernels vs the numpy integer reference",
     "test_postprocess.py": "keyword / gesture detectors vs their definitions (pure numpy)",
+    "test_fused_step.py": "the fused step vs one compiled call per op, bit for bit (numpy only)",
+    "test_kernels_layouts.py": "float32 / int8 column-form products vs numpy, sdot vs the "
+                               "portable IR (the x86 assembly check skips)",
 }
 
 # Tests of SUBSET modules left out, with the reason: under emulation every new process
@@ -51,6 +54,9 @@ EXCLUDED = {
     "test_onnx_ops.py": "converters: workstation side (onnx)",
     "test_onnx_parity.py": "converters: workstation side (onnx, onnxruntime)",
     "test_benchmarks_quick.py": "benchmark scripts against onnxruntime/torch/TFLite peers",
+    "test_bench.py": "edgernn bench against an onnxruntime peer exported from torch",
+    "test_aot.py": "builds a C extension with numba.pycc (a C compiler, ~1 min); an image "
+                   "for a Pi is built on a Pi (demos/deploy)",
     "test_builder_inputs.py": "builder inputs checked against torch tensors",
     "test_cli_help.py": "CLI help texts: the same Python on every platform",
     "test_converter_formats.py": "converters: workstation side (format registry, onnx)",
