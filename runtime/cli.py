@@ -227,6 +227,10 @@ def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--model", help="another .ern taking 6-channel IMU frames")
     p.add_argument("--limit", type=int, help="only the first N recordings")
     p.set_defaults(func=cmd_demo)
+    from . import imu_cli, listen
+
+    listen.add_parser(sub)
+    imu_cli.add_parser(sub)
     _add_convert(sub, with_convert)
     return parser
 

@@ -133,6 +133,7 @@ class Runner:
 
         s = self.model.stream()
         if fe.channels:  # IMU: no "silence"; the fresh state and no score
+            self.model.stream().run(np.zeros((2, fe.n_features), np.float32))  # load kernels
             return s.get_state(), np.zeros(len(self.labels), np.float32)
         n = int(SILENCE_SECONDS * fe.sample_rate)
         noise = np.random.default_rng(0).standard_normal(n) * 10 ** (SILENCE_DBFS / 20)
@@ -143,11 +144,11 @@ class Runner:
         return out[self.output] if isinstance(out, dict) else out
 
     def reset(self) -> None:
-        self.stream.set_state(self.silence)
+        self.stream.reset()  # a new stream starts from zero state, as in training
         self.detector.reset()
         self.closed = False
         self.steps = self.ns = self.detections = self.guard_resets = self._since = 0
-        self.scores = self.idle
+        self.scores, self.last_scores = self.idle, self.idle[None][:0]
 
     def advance(self, feats: np.ndarray, times: np.ndarray, open_: np.ndarray, gated: str,
                 pipe: Any) -> list[Detection]:
@@ -168,7 +169,7 @@ class Runner:
             events += [Detection(e.time, e.label, e.score, self.name)
                        for e in self.detector.update(s, float(t))]
         self.detections += len(events)
-        self.scores = scores[-1]
+        self.scores, self.last_scores = scores[-1], scores
         return events
 
     def _step(self, feats: np.ndarray, into: np.ndarray) -> None:

@@ -22,6 +22,7 @@ model step; each model reports its *idle scores* there.  ``gated="reset"`` puts 
 model back into its *silence state* when the gate closes; ``"carry"`` keeps the
 state it had.  The silence state is learned from the model itself: the state it
 settles in after two seconds of very quiet noise (-70 dBFS) through the front end.
+A new stream (:meth:`Pipeline.reset`) starts from zero state, as in training.
 
 **Long-run guard.** Every ``guard_every`` frames each model's state is checked:
 non-finite values, or any above ``state_bound`` in magnitude, put it back into its
@@ -60,7 +61,17 @@ class Pipeline:
         self.guard_every, self.state_bound = int(guard_every), float(state_bound)
         self.rate = float(self.frontend.sample_rate)
         self.hop, self.delay = int(self.frontend.hop), int(self.frontend.delay)
+        self._warm()
         self.reset()
+
+    def _warm(self) -> None:
+        """Load the front end's kernels before the first block (a copy; no state touched)."""
+        from . import features
+
+        fe = self.frontend
+        n = fe.delay + 2 * fe.hop
+        features.from_spec(fe.spec).offline(np.zeros((n, fe.channels) if fe.channels else n,
+                                                     np.float32))
 
     def reset(self) -> None:
         """A new stream: front end, models, detectors, gate and counters start over."""
@@ -95,7 +106,10 @@ class Pipeline:
         k = len(feats)
         self.samples += len(x)
         self._fed += len(x)
+        self.last_times, self.last_feats = np.zeros(0), feats
         if k == 0:
+            for r in self.runners:
+                r.last_scores = r.last_scores[:0]
             return []
         first = self._made
         self._made += k
@@ -108,7 +122,7 @@ class Pipeline:
         for r in self.runners:
             out += r.advance(feats, times, open_, self.gated, self)
         self.detections += len(out)
-        self.last_times, self.last_feats, self.last_open = times, feats, open_
+        self.last_times, self.last_open = times, open_
         return sorted(out, key=lambda d: d.time)
 
     def push_block(self, block: Any) -> list[Any]:

@@ -22,6 +22,7 @@ import numpy as np
 from mix import LABELS, RATE, SNRS, Clips, Mixer, rms
 
 import edgernn
+from edgernn.live_models import make_detector
 from edgernn.model import Model
 from edgernn.pipeline import Pipeline
 
@@ -42,12 +43,24 @@ def clip_streams(clips: Clips, seed: int, noise_only: int = 40) -> list[tuple]:
     return out
 
 
-def predictions(pipe: Pipeline, streams: list[tuple]) -> list[str | None]:
-    preds = []
+def posteriors(model: Model, streams: list[tuple]) -> list[tuple]:
+    """(frame times, scores) of each stream through the pipeline (reset between streams)."""
+    pipe, out = Pipeline([model]), []
     for x, _ in streams:
         pipe.reset()
-        dets = pipe.push(x.astype(np.float32))
-        preds.append(dets[0].label if dets else None)
+        pipe.push(x.astype(np.float32))
+        out.append((pipe.last_times, pipe.runners[0].last_scores))
+    return out
+
+
+def predictions(model: Model, post: list[tuple], threshold: float) -> list[str | None]:
+    """The first detection of each stream (None if none) by the model's own detector."""
+    fe = edgernn.features.for_model(model)
+    preds = []
+    for times, probs in post:
+        det = make_detector(model, fe, LABELS, threshold)
+        events = [e for t, p in zip(times, probs, strict=True) for e in det.update(p, t)]
+        preds.append(events[0].label if events else None)
     return preds
 
 
@@ -65,9 +78,9 @@ def scores(streams: list[tuple], preds: list) -> dict:
 
 
 def pick_threshold(model: Model, val: list[tuple]) -> float:
-    best = (-1.0, GRID[-1])
+    best, post = (-1.0, GRID[-1]), posteriors(model, val)
     for th in GRID:
-        acc = scores(val, predictions(Pipeline([model], threshold=th), val))["accuracy"]
+        acc = scores(val, predictions(model, post, th))["accuracy"]
         print(f"  validation threshold {th:.2f}: accuracy {acc:.3f}")
         best = max(best, (acc, th))
     return best[1]
@@ -137,9 +150,9 @@ def finish(args, net, train_clips: Clips) -> None:
                "parameters": sum(p.numel() for p in net.parameters())}
     for name, g in (("float", graph), ("int8", g8)):
         model = Model(g)
-        pipe = Pipeline([model])
-        results[name] = scores(streams, predictions(pipe, streams))
-        results[name].update(keyword_free_hour(test, pipe, args.seed + 3))
+        results[name] = scores(streams, predictions(model, posteriors(model, streams),
+                                                    threshold))
+        results[name].update(keyword_free_hour(test, Pipeline([model]), args.seed + 3))
         print(name, json.dumps(results[name]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     edgernn.save(graph, args.out / "kws.ern")

@@ -67,7 +67,7 @@ class Posteriors(nn.Module):
 def batch(mixer: Mixer, fe, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for _ in range(n):
-        x, y = mixer.training_stream()
+        x, y = mixer.training_stream(2.5)
         xs.append(fe.offline(x))
         ys.append(y)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
@@ -127,11 +127,11 @@ def convert_both(onnx_path: Path, metadata: dict) -> tuple:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=24)
-    ap.add_argument("--steps", type=int, default=24, help="batches per epoch")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=25, help="batches per epoch")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=MODELS)
     ap.add_argument("--work", type=Path, default=Path("/tmp/edgernn-kws"))
     args = ap.parse_args()
