@@ -118,6 +118,7 @@ class Runner:
     def __init__(self, name: str, model: Any, fe: Any, threshold: float | None) -> None:
         self.name, self.model = name, model
         (self.output, shape), = list(model.outputs.items())[:1]
+        self._single = len(model.outputs) == 1
         n = int(np.prod(shape))
         labels = model.labels or [f"class{k}" for k in range(n)]
         if len(labels) != n:
@@ -174,7 +175,12 @@ class Runner:
 
     def _step(self, feats: np.ndarray, into: np.ndarray) -> None:
         t0 = _ns()
-        out = self._first(self.stream.run(feats)).reshape(-1, len(self.labels))
+        if len(feats) == 1 and self._single:  # step() is the fast path for one frame
+            out = into[-1:]
+            if self.stream.step(feats[0], out=out[0]) is None:
+                out = out[:0]
+        else:
+            out = self._first(self.stream.run(feats)).reshape(-1, len(self.labels))
         self.ns += _ns() - t0
         self.steps += len(feats)
         into[len(into) - len(out):] = out
