@@ -201,3 +201,19 @@ def test_slow_consumer_counts_dropped_samples(keyword, alsa):
     assert summary["dropped"] > 0 and summary["gaps"] >= 1
     assert summary["samples"] + summary["dropped"] == keyword["samples"]
     assert summary["seconds"] == pytest.approx(seconds)
+
+
+def test_deploy_hook_gets_each_detection(keyword, tmp_path):
+    """demos/deploy/edgernn-hook (the systemd unit's filter) passes every line through
+    and runs the hook once per detection with its label."""
+    hook = Path(__file__).resolve().parents[1] / "demos" / "deploy" / "edgernn-hook"
+    out = tmp_path / "hook.txt"
+    listen_out = listen("--wav", str(keyword["dir"] / "kw.wav"), "--json").stdout
+    env = dict(os.environ, EDGERNN_HOOK=f'echo "$EDGERNN_LABEL $EDGERNN_TIME" >> {out}; cat >> '
+               f'{out}')
+    p = subprocess.run(["sh", str(hook)], input=listen_out, capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 0 and p.stdout == listen_out
+    dets, _ = parse(listen_out)
+    lines = out.read_text().splitlines()
+    assert lines[0] == f"{WORD} {dets[0]['time']}" and json.loads(lines[1]) == dets[0]
