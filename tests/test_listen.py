@@ -105,10 +105,18 @@ def test_stdin_pcm(keyword):
     assert_keyword(dets, keyword["end"])
 
 
+def has_microphone() -> bool:
+    code = ("import sounddevice as sd; "
+            "print(any(d['max_input_channels'] > 0 for d in sd.query_devices()))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return p.stdout.strip() == "True"
+
+
 def test_no_microphone_falls_back_to_the_bundled_recording():
-    """No input device here (no sound card): the bundled keywords, with a note."""
-    env = dict(os.environ, ALSA_CONFIG_PATH="/dev/null")  # ALSA sees no device at all
-    p = listen("--json", env=env)
+    """With no input device (CI: no sound card), the bundled keywords, with a note."""
+    if has_microphone():
+        pytest.skip("this machine has a microphone: `edgernn listen` would listen to it")
+    p = listen("--json")
     dets, summary = parse(p.stdout)
     assert "bundled recording" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     # kws_sample.wav: "yes" ending at 1.13 s and "stop" at 2.79 s (demos/kws/README.md)

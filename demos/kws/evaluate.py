@@ -27,7 +27,7 @@ from edgernn.model import Model
 from edgernn.pipeline import Pipeline
 
 DETECTOR = {"type": "keyword", "window": 0.3, "min_count": 3, "suppression": 1.0}
-GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
+GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
 SAMPLE_WORDS = ("yes", "stop")
 
 
@@ -77,12 +77,16 @@ def scores(streams: list[tuple], preds: list) -> dict:
             "clips": len(streams)}
 
 
-def pick_threshold(model: Model, val: list[tuple]) -> float:
+def pick_threshold(model: Model, val: list[tuple], max_false: float = 0.03) -> float:
+    """The most accurate threshold whose false-accept rate on validation negatives is at
+    most ``max_false`` (the highest of the grid if none is)."""
     best, post = (-1.0, GRID[-1]), posteriors(model, val)
     for th in GRID:
-        acc = scores(val, predictions(model, post, th))["accuracy"]
-        print(f"  validation threshold {th:.2f}: accuracy {acc:.3f}")
-        best = max(best, (acc, th))
+        s = scores(val, predictions(model, post, th))
+        print(f"  validation threshold {th:.2f}: accuracy {s['accuracy']:.3f}, hits "
+              f"{s['hit_rate']:.3f}, false accepts {s['false_accept']:.3f}")
+        if s["false_accept"] <= max_false:
+            best = max(best, (s["accuracy"], th))
     return best[1]
 
 

@@ -59,6 +59,26 @@ SENTENCES = [
 ]
 
 
+TRAIN_SENTENCES = [
+    "my sister plays the violin in a small orchestra on friday evenings",
+    "the bakery on the corner sells fresh bread every morning at seven",
+    "we watched the sunset from the top of the hill near the old tower",
+    "he fixed the kitchen tap with a wrench and a bit of patience",
+    "the garden needs weeding and the hedge should be trimmed soon",
+    "a large black dog was sleeping under the table in the hallway",
+    "they spent the whole summer travelling through small mountain villages",
+    "the teacher asked the class to read the first chapter by monday",
+    "there was a long queue at the post office this afternoon",
+    "the soup tastes better with a little more salt and some fresh herbs",
+    "our flight was delayed because of fog at the airport",
+    "she keeps her keys in a blue bowl beside the front door",
+    "the old clock in the hall chimes every hour during the day",
+    "we should buy more milk eggs and butter for the weekend",
+    "the river was high after the heavy rain last night",
+    "he wrote a long letter to his grandmother who lives by the sea",
+]
+
+
 def variants() -> list[str]:
     """espeak-ng's voice variants (files under voices/!v), sorted."""
     out = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True,
@@ -124,9 +144,14 @@ def main() -> None:
             part = plan(rng, words, speakers, max(1, round(per * share)))
             jobs += part
             splits += [name] * len(part)
-    sentence_jobs = [(s, f"{a}+{v}", int(rng.integers(130, 191)), int(rng.integers(20, 81)))
-                     for s in SENTENCES for a, v in zip(ACCENTS[:3], split["test"][:3],
-                                                        strict=False)]
+    sentence_jobs, sentence_split = [], []
+    for name, texts, n_voices in (("test", SENTENCES, 3), ("train", TRAIN_SENTENCES, 8)):
+        for k, text in enumerate(texts):
+            for j in range(n_voices):
+                voice = f"{ACCENTS[(k + j) % len(ACCENTS)]}+{rng.choice(split[name])}"
+                sentence_jobs.append((text, voice, int(rng.integers(130, 191)),
+                                      int(rng.integers(20, 81))))
+                sentence_split.append(name)
     clips = synthesize(jobs)
     sentences = synthesize(sentence_jobs)
     keep = [k for k, c in enumerate(clips) if len(c) > 1600]
@@ -136,7 +161,8 @@ def main() -> None:
     np.savez_compressed(
         args.out, audio=audio, offsets=offsets, word=np.array([jobs[k][0] for k in keep]),
         voice=np.array([jobs[k][1] for k in keep]), split=np.array([splits[k] for k in keep]),
-        sentences=s_audio, sentence_offsets=s_offsets, keywords=np.array(KEYWORDS),
+        sentences=s_audio, sentence_offsets=s_offsets, sentence_split=np.array(sentence_split),
+        keywords=np.array(KEYWORDS),
         test_variants=np.array(split["test"]), rate=RATE)
     n_train = sum(splits[k] == "train" for k in keep)
     print(f"{len(keep)} word clips ({n_train} train, {len(keep) - n_train} test; "

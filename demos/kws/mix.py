@@ -42,7 +42,8 @@ class Clips:
         self.voice = [str(z["voice"][k]) for k in keep]
         self.label = np.array([LABELS.index(w) if w in KEYWORDS else 1 for w in self.word])
         s, so = z["sentences"].astype(np.float32) / 32768, z["sentence_offsets"]
-        self.sentences = [s[so[k]:so[k + 1]] for k in range(len(so) - 1)]
+        self.sentences = [s[so[k]:so[k + 1]] for k in range(len(so) - 1)
+                          if z["sentence_split"][k] == split]
         self.variants = sorted({v.split("+")[1] for v in self.voice})
 
     def of(self, label: int) -> np.ndarray:
@@ -119,13 +120,31 @@ class Mixer:
             y[max(fe - BEFORE, 0):fe + AFTER] = label
 
     def training_stream(self, seconds: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-        """0-2 words (each a keyword with probability 0.65), random SNR."""
-        n_words = int(self.rng.choice([0, 1, 1, 2, 2]))
+        """0-3 words (each a keyword with probability 0.5), random SNR; a third of the
+        streams also carry a stretch of running speech (unknown) from a sentence."""
+        n_words = int(self.rng.choice([0, 1, 1, 2, 2, 3]))
         words = []
         for _ in range(n_words):
-            if self.rng.random() < 0.65:
+            if self.rng.random() < 0.5:
                 words.append(int(self.rng.choice(self.clips.of(2 + self.rng.integers(
                     len(KEYWORDS))))))
             else:
                 words.append(int(self.rng.choice(self.unknown)))
-        return self.stream(seconds, words, snr=None if self.rng.random() < 0.9 else 99.0)
+        x, y = self.stream(seconds, words, snr=None if self.rng.random() < 0.9 else 99.0)
+        if self.clips.sentences and self.rng.random() < 0.33:
+            self._speech(x, y)
+        return x, y
+
+    def _speech(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Overlay 0.5-1.5 s of a sentence where no word is, labelled unknown."""
+        s = self.clips.sentences[int(self.rng.integers(len(self.clips.sentences)))]
+        n = min(len(s), int(self.rng.uniform(0.5, 1.5) * RATE), len(x) // 2)
+        seg = s[(a := int(self.rng.integers(0, len(s) - n + 1))):a + n]
+        for _ in range(5):
+            at = int(self.rng.integers(0, len(x) - n))
+            f0 = max((at - DELAY) // HOP, 0)
+            fe = -(-(at + n - DELAY) // HOP) + UNKNOWN_AFTER
+            if (y[f0:fe] == 0).all():
+                x[at:at + n] += seg * rms(x) * 10 ** (self.rng.uniform(5, 25) / 20) / rms(seg)
+                self._target(y, at, at + n, 1)
+                return

@@ -32,7 +32,7 @@ from edgernn import features
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parents[1] / "runtime" / "models"
 FRONTEND = {"type": "logmel", "n_mels": 40}
-CLASS_WEIGHT = [0.5, 1.0] + [2.0] * (len(LABELS) - 2)
+CLASS_WEIGHT = [0.5, 1.0] + [1.0] * (len(LABELS) - 2)
 
 
 class KwsNet(nn.Module):
@@ -67,7 +67,7 @@ class Posteriors(nn.Module):
 def batch(mixer: Mixer, fe, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for _ in range(n):
-        x, y = mixer.training_stream(2.5)
+        x, y = mixer.training_stream(3.0)
         xs.append(fe.offline(x))
         ys.append(y)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
@@ -127,7 +127,7 @@ def convert_both(onnx_path: Path, metadata: dict) -> tuple:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--steps", type=int, default=25, help="batches per epoch")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
