@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from edgernn import features
 from edgernn.builder import GraphBuilder
+from edgernn.errors import EdgeRNNError
 from edgernn.gates import EnergyGate
 from edgernn.model import Model
 from edgernn.pipeline import Pipeline
@@ -135,3 +136,58 @@ def test_gate_skips_quiet_frames_and_keeps_state_coherent(gated):
             if gated == "reset" and (f == 0 or mask[f - 1]):
                 ref.set_state(pipe.runners[0].silence)
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_a_gap_restarts_the_front_end_at_the_blocks_time():
+    """After lost samples the front end starts over at the block's stream time; the
+    model carries its state; detections are timed from the new anchor."""
+    model = audio_model(11)
+    x1, x2 = signal(12, 0.8), signal(13, 0.9)
+    fe = features.from_spec(FRONTEND)
+    ref = model.stream(backend="reference")
+    p1 = ref.run(fe.offline(x1))
+    f2 = fe.offline(x2)
+    p2 = ref.run(f2)
+    t1 = (fe.delay + (np.arange(len(p1)) + 1) * fe.hop) / RATE
+    gap = 1234
+    t_start = (len(x1) + gap) / RATE
+    t2 = t_start + (fe.delay + (np.arange(len(p2)) + 1) * fe.hop) / RATE
+    det = KeywordDetector(LABELS, **{k: v for k, v in DETECTOR.items() if k != "type"})
+    want = [(round(e.time, 6), e.label) for t, p in zip(np.r_[t1, t2], np.r_[p1, p2],
+                                                        strict=True)
+            for e in det.update(p, t)]
+    pipe = Pipeline([model])
+    got = pipe.push(x1) + pipe.push(x2, time=t_start, dropped=gap)
+    assert [(round(d.time, 6), d.label) for d in got] == want
+    s = pipe.summary()
+    assert s["gaps"] == 1 and s["dropped"] == gap and s["samples"] == len(x1) + len(x2)
+
+
+def test_vad_gate_opens_where_the_vad_model_says():
+    """A VAD model (sigmoid of the mean log-mel band) gates the keyword model."""
+    from edgernn.gates import VadGate
+
+    b = GraphBuilder()
+    x = b.input("feats", (16,))
+    h = b.dense(x, np.full((1, 16), 1 / 16, np.float32), np.array([9.0], np.float32))
+    b.output(b.unary("Sigmoid", h), "p")
+    vad = Model(b.build(frontend=features.from_spec(FRONTEND).spec))
+    sig = signal(21, 2.0)
+    feats = features.from_spec(FRONTEND).offline(sig)
+    p = 1 / (1 + np.exp(-(feats.astype(np.float64).mean(axis=1) + 9.0)))
+    active = p > 0.5
+    assert 0.2 < active.mean() < 0.8
+    pipe = Pipeline([audio_model(4)], gate=VadGate(vad, 0.5, hangover=0))
+    pipe.push(sig)
+    assert pipe.runners[0].steps == active.sum()
+    np.testing.assert_array_equal(pipe.last_open, active)
+
+
+def test_models_on_different_front_ends_are_refused():
+    other = audio_model(5)
+    spec = dict(other.metadata["frontend"], n_mels=16, log="db")
+    b = GraphBuilder()
+    x = b.input("feats", (16,))
+    b.output(b.softmax(b.dense(x, np.ones((3, 16), np.float32))), "p")
+    with pytest.raises(EdgeRNNError, match="different front ends"):
+        Pipeline([other, Model(b.build(labels=LABELS, frontend=spec))])
