@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import SourceError
+from .pipeline import paced
 
 LIVE_EVERY = 0.1  # seconds between live-line updates
 
@@ -88,14 +89,10 @@ def _terminate(signum: int, frame: Any) -> None:
 def run_live(pipe: Any, source: Any, reporter: Reporter, *, realtime: bool = False) -> int:
     """Stream ``source`` through ``pipe`` until it ends, fails or is interrupted; exit 0."""
     old = signal.signal(signal.SIGTERM, _terminate)
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    cpu0 = time.process_time()
     try:
         with source:
-            for block in source:
-                if realtime:
-                    ahead = block.time + len(block) / pipe.rate - (time.monotonic() - wall0)
-                    if ahead > 0:
-                        time.sleep(ahead)
+            for block in paced(source, pipe.rate) if realtime else source:
                 for det in pipe.push_block(block):
                     reporter.detection(det)
                 reporter.progress(pipe, block)

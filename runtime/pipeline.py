@@ -132,12 +132,7 @@ class Pipeline:
     def run(self, source: Iterable[Any], *, realtime: bool = False) -> Iterator[Any]:
         """Every detection of a whole source, as they happen; ``realtime`` paces a file
         at its own rate (blocks are not consumed faster than the clock)."""
-        start = time.monotonic()
-        for block in source:
-            if realtime:
-                ahead = block.time + len(block) / self.rate - (time.monotonic() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
+        for block in paced(source, self.rate) if realtime else source:
             yield from self.push_block(block)
 
     # --- helpers ---------------------------------------------------------------------
@@ -171,6 +166,16 @@ class Pipeline:
                 "frontend_us": round(self.fe_ns / 1e3 / max(self.frames, 1), 2),
                 "model_step_us": round(model_ns / 1e3 / stepped, 2),
                 "models": {r.name: r.summary() for r in self.runners}}
+
+
+def paced(blocks: Iterable[Any], rate: float) -> Iterator[Any]:
+    """The blocks, each one not before the wall clock has reached its end in stream time."""
+    start = time.monotonic()
+    for block in blocks:
+        ahead = block.time + len(block) / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+        yield block
 
 
 def time_ns() -> int:
