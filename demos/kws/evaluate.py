@@ -162,5 +162,5 @@ def finish(args, net, train_clips: Clips) -> None:
     edgernn.save(graph, args.out / "kws.ern")
     edgernn.save(g8, args.out / "kws_int8.ern")
     results["sample"] = sample_wav(test, Model(graph), args.out / "kws_sample.wav", args.seed)
-    (Path(__file__).parent / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
