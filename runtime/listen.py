@@ -54,10 +54,11 @@ def open_source(args: argparse.Namespace, rate: float) -> Any:
     """The audio source the arguments ask for (a microphone, falling back to the sample)."""
     from .sources import Microphone, RawPCM, WavFile
 
+    block = int(rate) // 50  # 20 ms blocks, as a microphone delivers them
     if args.wav:
-        return WavFile(args.wav, rate=int(rate), mono=True)
+        return WavFile(args.wav, rate=int(rate), mono=True, block=block)
     if args.stdin:
-        return RawPCM(args.rate, 1, stream=sys.stdin.buffer, rate=int(rate))
+        return RawPCM(args.rate, 1, stream=sys.stdin.buffer, rate=int(rate), block=block)
     if args.device is not None:
         dev = int(args.device) if args.device.isdigit() else args.device
         return Microphone(dev, rate=int(rate), mono=True, duration=args.duration)
@@ -67,7 +68,7 @@ def open_source(args: argparse.Namespace, rate: float) -> Any:
         reason = str(e).split(";")[0].split(":")[0]
         print(f"edgernn: no microphone ({reason}); listening to the bundled recording "
               f"{SAMPLE} instead", file=sys.stderr, flush=True)
-        return WavFile(bundled_sample(), rate=int(rate), mono=True)
+        return WavFile(bundled_sample(), rate=int(rate), mono=True, block=block)
 
 
 class _Limited:

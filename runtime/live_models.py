@@ -26,6 +26,7 @@ from .postprocess import GestureDetector, KeywordDetector
 
 SILENCE_DBFS = -70.0  # the "silence" a model's idle state is learned on
 SILENCE_SECONDS = 2.0
+STEP_BELOW = 8  # frames per block up to which step() per frame beats one run() call
 
 
 @dataclass(frozen=True)
@@ -175,10 +176,12 @@ class Runner:
 
     def _step(self, feats: np.ndarray, into: np.ndarray) -> None:
         t0 = _ns()
-        if len(feats) == 1 and self._single:  # step() is the fast path for one frame
-            out = into[-1:]
-            if self.stream.step(feats[0], out=out[0]) is None:
-                out = out[:0]
+        if len(feats) <= STEP_BELOW and self._single:  # step() is the fast path
+            k = 0
+            for f in feats:  # a delayed model answers late: outputs fill from the start
+                if self.stream.step(f, out=into[k]) is not None:
+                    k += 1
+            out = into[:k].copy()
         else:
             out = self._first(self.stream.run(feats)).reshape(-1, len(self.labels))
         self.ns += _ns() - t0
