@@ -4,8 +4,9 @@ Every number comes from :class:`edgernn.pipeline.Pipeline` (front end, model, ke
 detector), the same path ``edgernn listen`` runs:
 
 * **accuracy**: each test clip (a speaker never heard in training) in a 2 s stream of
-  noise at 30/20/10/5 dB SNR, plus pure-noise streams; the prediction is the first
-  detection (or none); truth is the keyword, or none for unknown words and noise;
+  noise at 30/20/10/5 dB SNR, ending at least 0.6 s before the stream ends, plus
+  pure-noise streams; the prediction is the first detection (or none); truth is the
+  keyword, or none for unknown words and noise;
 * **false alarms per hour**: one continuous hour of keyword-free audio: test speakers'
   sentences and unknown words over changing noise, never reset;
 * the detection threshold is chosen on validation speakers (held out of training),
@@ -29,24 +30,26 @@ from edgernn.pipeline import Pipeline
 DETECTOR = {"type": "keyword", "window": 0.3, "min_count": 3, "suppression": 1.0}
 GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
 SAMPLE_WORDS = ("yes", "stop")
+TAIL = 0.6  # seconds of noise after every test word: the detector fires ~0.15 s after its end
 
 
 def clip_streams(clips: Clips, seed: int, noise_only: int = 40) -> list[tuple]:
-    """(audio, truth label or None) per test clip, then noise-only streams."""
+    """(audio, truth label or None, SNR) per test clip, then noise-only streams."""
     mixer = Mixer(clips, seed)
     out = []
     for k in range(len(clips.audio)):
-        x, _ = mixer.stream(2.0, [k], snr=SNRS[k % len(SNRS)])
+        snr = SNRS[k % len(SNRS)]
+        x, _ = mixer.stream(2.0, [k], snr=snr, tail=TAIL)  # time to fire after the word
         lab = int(clips.label[k])
-        out.append((x, LABELS[lab] if lab >= 2 else None))
-    out += [(mixer.stream(2.0, [])[0], None) for _ in range(noise_only)]
+        out.append((x, LABELS[lab] if lab >= 2 else None, snr))
+    out += [(mixer.stream(2.0, [])[0], None, None) for _ in range(noise_only)]
     return out
 
 
 def posteriors(model: Model, streams: list[tuple]) -> list[tuple]:
     """(frame times, scores) of each stream through the pipeline (reset between streams)."""
     pipe, out = Pipeline([model]), []
-    for x, _ in streams:
+    for x, *_ in streams:
         pipe.reset()
         pipe.push(x.astype(np.float32))
         out.append((pipe.last_times, pipe.runners[0].last_scores))
@@ -65,7 +68,11 @@ def predictions(model: Model, post: list[tuple], threshold: float) -> list[str |
 
 
 def scores(streams: list[tuple], preds: list) -> dict:
-    truth = [t for _, t in streams]
+    truth = [t for _, t, _ in streams]
+    by_snr = {f"hit_rate_{snr:g}dB": float(np.mean([p == t for p, (_, t, s) in
+                                                    zip(preds, streams, strict=True)
+                                                    if t is not None and s == snr]))
+              for snr in SNRS}
     kw = [p for p, t in zip(preds, truth, strict=True) if t is not None]
     kw_truth = [t for t in truth if t is not None]
     neg = [p for p, t in zip(preds, truth, strict=True) if t is None]
@@ -74,7 +81,7 @@ def scores(streams: list[tuple], preds: list) -> dict:
             "wrong_keyword": float(np.mean([p not in (None, t) for p, t in
                                             zip(kw, kw_truth, strict=True)])),
             "false_accept": float(np.mean([p is not None for p in neg])),
-            "clips": len(streams)}
+            "clips": len(streams), **by_snr}
 
 
 def pick_threshold(model: Model, val: list[tuple], max_false: float = 0.03) -> float:
@@ -136,7 +143,23 @@ def sample_wav(clips: Clips, model: Model, path: Path, seed: int) -> dict:
     raise RuntimeError("no test speaker gave a sample both keywords are detected in")
 
 
-def finish(args, net, train_clips: Clips) -> None:
+def test_metrics(graphs: dict, threshold: float, seed: int) -> dict:
+    """Accuracy and false alarms per hour of each model (name -> graph) on the test speakers."""
+    test = Clips("test")
+    streams = clip_streams(test, seed + 2)
+    results = {"test_variants": test.variants}
+    for name, g in graphs.items():
+        model = Model(g)
+        results[name] = scores(streams, predictions(model, posteriors(model, streams),
+                                                    threshold))
+        results[name].update(keyword_free_hour(test, Pipeline([model]), seed + 3))
+        print(name, json.dumps(results[name]), flush=True)
+    return results
+
+
+def finish(args, parameters: int) -> None:
+    """Convert the exported ONNX (args.work/kws.onnx), choose the threshold on the
+    validation speakers, measure on the test speakers, write the bundled files."""
     from train import FRONTEND, convert_both
 
     metadata = {"labels": LABELS, "frontend": edgernn.features.from_spec(FRONTEND).spec,
@@ -148,19 +171,46 @@ def finish(args, net, train_clips: Clips) -> None:
     threshold = pick_threshold(Model(graph), val)
     for g in (graph, g8):
         g.metadata["detector"]["threshold"] = threshold
-    test = Clips("test")
-    streams = clip_streams(test, args.seed + 2)
-    results = {"threshold": threshold, "test_variants": test.variants,
-               "parameters": sum(p.numel() for p in net.parameters())}
-    for name, g in (("float", graph), ("int8", g8)):
-        model = Model(g)
-        results[name] = scores(streams, predictions(model, posteriors(model, streams),
-                                                    threshold))
-        results[name].update(keyword_free_hour(test, Pipeline([model]), args.seed + 3))
-        print(name, json.dumps(results[name]), flush=True)
+    results = {"threshold": threshold, "parameters": parameters,
+               **test_metrics({"float": graph, "int8": g8}, threshold, args.seed)}
     args.out.mkdir(parents=True, exist_ok=True)
     edgernn.save(graph, args.out / "kws.ern")
     edgernn.save(g8, args.out / "kws_int8.ern")
-    results["sample"] = sample_wav(test, Model(graph), args.out / "kws_sample.wav", args.seed)
+    results["sample"] = sample_wav(Clips("test"), Model(graph), args.out / "kws_sample.wav",
+                                   args.seed)
     args.results.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
+
+
+def main() -> None:
+    """Re-measure shipped models: ``python demos/kws/evaluate.py [DIR]`` (default
+    runtime/models); ``--from-onnx WORK`` redoes the whole finish from WORK/kws.onnx."""
+    import argparse
+
+    from edgernn.weightfile import load_graph
+
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("dir", nargs="?", type=Path, default=here.parents[1] / "runtime" / "models")
+    ap.add_argument("--from-onnx", type=Path, dest="work")
+    ap.add_argument("--results", type=Path, default=here / "results.json")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.work:
+        import onnx
+
+        args.out = args.dir
+        args.val_variants = Clips("train").variants[::10]
+        inits = onnx.load(str(args.work / "kws.onnx")).graph.initializer
+        sizes = [int(np.prod(t.dims)) for t in inits
+                 if not t.name.endswith(("mean", "inv_std"))]  # trained parameters
+        finish(args, sum(sizes))
+        return
+    graphs = {"float": load_graph(args.dir / "kws.ern"),
+              "int8": load_graph(args.dir / "kws_int8.ern")}
+    threshold = graphs["float"].metadata["detector"]["threshold"]
+    print(json.dumps(test_metrics(graphs, threshold, args.seed), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -84,15 +84,16 @@ class Mixer:
             x = x + 0.01 * rng.standard_normal(n)
         return (x / rms(x)).astype(np.float32)
 
-    def stream(self, seconds: float, words: list[int], snr: float | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """A stream with the given clips (indices) placed in order, and its targets."""
+    def stream(self, seconds: float, words: list[int], snr: float | None = None,
+               tail: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """A stream with the given clips (indices) placed in order (none in the last
+        ``tail`` seconds), and its targets."""
         n = int(seconds * RATE)
         level = 10 ** (self.rng.uniform(-70, -25) / 20)
         x = self.noise(n) * level
         frames = (n - DELAY) // HOP
         y = np.zeros(frames, np.int64)
-        slots = np.linspace(0, n, len(words) + 1).astype(int)
+        slots = np.linspace(0, n - int(tail * RATE), len(words) + 1).astype(int)
         for k, w in enumerate(words):
             c = self.clips.audio[w]
             room = slots[k + 1] - slots[k] - len(c)
