@@ -6,7 +6,7 @@
 No MODEL: the bundled ``gesture`` model.  Each line (or binary frame) is one sample
 at ``--rate`` (default: the model's rate), however fast the lines arrive: the wall
 clock is never used.  With ``--time-column`` the samples are interpolated onto the
-rate's grid by that column's times.  Output: :mod:`edgernn.live_run`.
+rate's grid by that column's times.  Output and exits: see :mod:`edgernn.live_run`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from .errors import EdgeRNNError
 
 
 def add_parser(sub: Any) -> None:
+    from .live_run import description
+
     p = sub.add_parser("imu", help="live gesture events from a serial port, UDP or CSV",
-                       description=__doc__.split("\n\n")[2].replace("\n", " "))
+                       description=description(__doc__))
     p.add_argument("model", nargs="?", default="gesture", metavar="MODEL",
                    help="a .ern file or a bundled model's name (default: gesture)")
     src = p.add_mutually_exclusive_group(required=True)

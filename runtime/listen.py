@@ -7,7 +7,8 @@ No MODEL: the bundled keyword model ``kws``.  Several models share one front end
 (they must have been trained on the same one) and each reports its own detections.
 No source given: the default microphone; without one, the bundled keyword
 recording (``kws_sample.wav``), with a one-line note on stderr.  A WAV is
-processed as fast as possible unless ``--realtime``.  Output: :mod:`edgernn.live_run`.
+processed as fast as possible unless ``--realtime``.  Output and exits: see
+:mod:`edgernn.live_run`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ SAMPLE = "kws_sample.wav"
 
 
 def add_parser(sub: Any) -> None:
+    from .live_run import description
+
     p = sub.add_parser("listen", help="live keyword spotting from a microphone, WAV or stdin",
-                       description=__doc__.split("\n\n")[2].replace("\n", " "))
+                       description=description(__doc__))
     p.add_argument("models", nargs="*", metavar="MODEL",
                    help="a .ern file or a bundled model's name (default: kws)")
     src = p.add_mutually_exclusive_group()

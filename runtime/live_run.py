@@ -82,6 +82,14 @@ class Reporter:
                    f"CPU {100 * summary['cpu_share']:.1f} % of one core")
 
 
+def description(doc: str) -> str:
+    """A command's --help text: the third paragraph of its module docstring, plus the
+    output contract in one sentence."""
+    text = " ".join(doc.split("\n\n")[2].split()).replace("``", "`")
+    return (text.split(" Output and exits")[0] + " --json: one JSON object per line "
+            "(detections, then a summary); Ctrl-C ends with the summary.")
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
