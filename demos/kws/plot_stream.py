@@ -77,7 +77,7 @@ def plot(r: dict, path: Path, title: str) -> None:
     ax[2].set_ylim(0, 1)
     ax[2].set_ylabel("posterior (thin)\nwindow average (thick)")
     ax[2].set_xlabel("stream time (s)")
-    ax[2].legend(loc="upper right", ncol=4, fontsize=8)
+    ax[2].legend(loc="center left", ncol=4, fontsize=8)
     fig.suptitle(title, y=0.995)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
