@@ -1,14 +1,14 @@
 """Train the bundled keyword spotter: a small causal CRNN on edgernn's own log-mel frames.
 
     python demos/kws/make_dataset.py     # once: espeak-ng clips -> ~/.cache/edgernn-data/kws
-    python demos/kws/train.py            # ~5 min on 2 cores: trains, exports, converts,
+    python demos/kws/train.py            # ~20 min on a shared core: trains, exports, converts,
                                          # quantizes, evaluates, writes runtime/models/kws*.ern
 
 Features are ``edgernn.features`` log-mel frames (``offline()`` on each training
 stream), so the streamed features equal the trained ones.  Model::
 
-    logmel (40,) -> (x - mean) * inv_std -> causal Conv1d(40->48, k3) -> ReLU
-                 -> GRU(64) -> Linear(8) -> Softmax
+    logmel (40,) -> (x - mean) * inv_std -> causal Conv1d(40->64, k3) -> ReLU
+                 -> GRU(96) -> Linear(8) -> Softmax
 
 trained frame by frame on 3 s mixed streams (``mix.py``), exported to ONNX, converted
 with ``edgernn.converters.convert(verify=True)``, quantized to int8 weights, and
@@ -38,8 +38,8 @@ CLASS_WEIGHT = [0.5, 1.0] + [1.0] * (len(LABELS) - 2)
 class KwsNet(nn.Module):
     """(B, T, 40) log-mel -> (B, T, classes) logits; causal at every layer."""
 
-    def __init__(self, mean: np.ndarray, inv_std: np.ndarray, conv: int = 48,
-                 hidden: int = 64) -> None:
+    def __init__(self, mean: np.ndarray, inv_std: np.ndarray, conv: int = 64,
+                 hidden: int = 96) -> None:
         super().__init__()
         self.register_buffer("mean", torch.from_numpy(mean))
         self.register_buffer("inv_std", torch.from_numpy(inv_std))
@@ -127,12 +127,12 @@ def convert_both(onnx_path: Path, metadata: dict) -> tuple:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=90)
     ap.add_argument("--steps", type=int, default=25, help="batches per epoch")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--conv", type=int, default=48, help="conv channels")
-    ap.add_argument("--hidden", type=int, default=64, help="GRU units")
+    ap.add_argument("--conv", type=int, default=64, help="conv channels")
+    ap.add_argument("--hidden", type=int, default=96, help="GRU units")
     ap.add_argument("--results", type=Path, default=HERE / "results.json")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=MODELS)
