@@ -191,3 +191,26 @@ def test_models_on_different_front_ends_are_refused():
     b.output(b.softmax(b.dense(x, np.ones((3, 16), np.float32))), "p")
     with pytest.raises(EdgeRNNError, match="different front ends"):
         Pipeline([other, Model(b.build(labels=LABELS, frontend=spec))])
+
+
+def test_warmup_loads_every_front_end_kernel_and_the_resampler():
+    """In a fresh process, `edgernn warmup`'s live-input stage alone makes every front-end
+    kernel and the resampler's kernel ready (compiled, or loaded from the cache)."""
+    import subprocess
+    import sys
+
+    code = """
+from edgernn import features
+from edgernn.resample import polyphase
+from edgernn.warmup import live_input
+kinds = [features.from_spec(s) for s in ({"type": "logmel"}, {"type": "mfcc"},
+         {"type": "micro"}, {"type": "imu", "mean": [0.0], "std": [1.0]})]
+kernels = {type(fe).__name__: fe._kernel for fe in kinds} | {"polyphase": polyphase}
+assert not any(k.signatures for k in kernels.values()), "loaded before warmup"
+live_input()
+print(sorted(name for name, k in kernels.items() if not k.signatures))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"

@@ -97,20 +97,49 @@ def pick_threshold(model: Model, val: list[tuple], max_false: float = 0.03) -> f
     return best[1]
 
 
-def keyword_free_hour(clips: Clips, pipe: Pipeline, seed: int, minutes: int = 60) -> dict:
-    """Detections on `minutes` of keyword-free speech and noise, streamed continuously."""
+def keyword_free_audio(clips: Clips, seed: int, minutes: int = 60):
+    """`minutes` of keyword-free speech and noise in 30 s pieces (f32): unknown words every
+    few seconds and a sentence per piece over changing noise."""
     mixer, rng = Mixer(clips, seed), np.random.default_rng(seed)
-    unknown, n_det = clips.of(1), 0
-    pipe.reset()
-    for _ in range(minutes * 2):  # 30 s pieces
+    unknown = clips.of(1)
+    for _ in range(minutes * 2):
         words = [int(rng.choice(unknown)) for _ in range(int(rng.integers(4, 12)))]
         x, _ = mixer.stream(30.0, words)
         s = clips.sentences[int(rng.integers(len(clips.sentences)))]
         at = int(rng.integers(0, len(x) - len(s)))
         x[at:at + len(s)] += s * rms(x) * 10 ** (rng.uniform(5, 25) / 20) / rms(s)
         x /= max(1.0, np.abs(x).max() / 0.99)
-        n_det += len(pipe.push(x.astype(np.float32)))
+        yield x.astype(np.float32)
+
+
+def keyword_free_hour(clips: Clips, pipe: Pipeline, seed: int, minutes: int = 60) -> dict:
+    """Detections on `minutes` of keyword-free audio, streamed continuously (never reset)."""
+    pipe.reset()
+    n_det = sum(len(pipe.push(x)) for x in keyword_free_audio(clips, seed, minutes))
     return {"false_alarms": n_det, "hours": minutes / 60, "per_hour": n_det * 60 / minutes}
+
+
+def threshold_sweep(model: Model, seed: int, thresholds: list[float]) -> list[dict]:
+    """Hit rate, false accepts and false alarms per hour at each threshold (test speakers);
+    the posteriors are computed once, the detector is rerun per threshold."""
+    test = Clips("test")
+    streams = clip_streams(test, seed + 2)
+    post = posteriors(model, streams)
+    pipe, hour = Pipeline([model]), []
+    for x in keyword_free_audio(test, seed + 3):
+        pipe.push(x)
+        hour.append((pipe.last_times, pipe.runners[0].last_scores))
+    times = np.concatenate([t for t, _ in hour])
+    probs = np.concatenate([p for _, p in hour])
+    fe = edgernn.features.for_model(model)
+    rows = []
+    for th in thresholds:
+        row = scores(streams, predictions(model, post, th))
+        det = make_detector(model, fe, LABELS, th)
+        n = sum(len(det.update(p, t)) for t, p in zip(times, probs, strict=True))
+        rows.append({"threshold": th, **row, "per_hour": n * 3600 / times[-1]})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def sample_wav(clips: Clips, model: Model, path: Path, seed: int) -> dict:
@@ -195,7 +224,12 @@ def main() -> None:
     ap.add_argument("--from-onnx", type=Path, dest="work")
     ap.add_argument("--results", type=Path, default=here / "results.json")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sweep", type=float, nargs="+", metavar="THRESHOLD",
+                    help="hit rate and false alarms/h of the float model at these thresholds")
     args = ap.parse_args()
+    if args.sweep:
+        threshold_sweep(Model(load_graph(args.dir / "kws.ern")), args.seed, args.sweep)
+        return
     if args.work:
         import onnx
 
