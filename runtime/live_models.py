@@ -134,8 +134,11 @@ class Runner:
         from . import features
 
         s = self.model.stream()
+        zeros = np.zeros((2, fe.n_features), np.float32)
+        s.step(zeros[0])  # load the kernels of both paths now, not on the first live block
+        s.run(zeros)
+        s.reset()
         if fe.channels:  # IMU: no "silence"; the fresh state and no score
-            self.model.stream().run(np.zeros((2, fe.n_features), np.float32))  # load kernels
             return s.get_state(), np.zeros(len(self.labels), np.float32)
         n = int(SILENCE_SECONDS * fe.sample_rate)
         noise = np.random.default_rng(0).standard_normal(n) * 10 ** (SILENCE_DBFS / 20)

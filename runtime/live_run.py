@@ -96,7 +96,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run_live(pipe: Any, source: Any, reporter: Reporter, *, realtime: bool = False) -> int:
     """Stream ``source`` through ``pipe`` until it ends, fails or is interrupted; exit 0."""
-    old = signal.signal(signal.SIGTERM, _terminate)
+    # explicit handlers: a process started in the background (`cmd &` in a script, some
+    # service managers) inherits SIGINT ignored, and Ctrl-C must still end it cleanly
+    old = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGINT, signal.SIGTERM)}
     cpu0 = time.process_time()
     try:
         with source:
@@ -109,7 +111,8 @@ def run_live(pipe: Any, source: Any, reporter: Reporter, *, realtime: bool = Fal
     except SourceError as e:
         print(f"edgernn: {e}", file=sys.stderr, flush=True)
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     reporter.summary(summarize(pipe, source, time.process_time() - cpu0))
     return 0
 
