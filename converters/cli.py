@@ -2,6 +2,7 @@
 
     edgernn convert model.onnx -o model.ern [--verify] [--tolerance 1e-4]
                    [--state h_in=h_out ...] [--axes x=BTF ...] [--frames 200]
+                   [--const sr=16000 ...] [--frame input=576 ...]
 
 Exit codes: 0 converted; 1 converted but verification failed (nothing written);
 2 the model cannot be converted (the message lists every unsupported node).
@@ -57,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--axes", action="append", default=[], metavar="INPUT=LAYOUT",
                         help="axes of an input, one letter each: T time, B batch, other "
                              "letters features, e.g. x=BTF; repeatable")
+    parser.add_argument("--const", action="append", default=[], metavar="INPUT=VALUE",
+                        help="fix a configuration input (e.g. a sample rate) to VALUE at "
+                             "conversion: folded, never streamed, If nodes on it resolved; "
+                             "e.g. sr=16000; repeatable")
+    parser.add_argument("--frame", action="append", default=[], metavar="INPUT=N[xM]",
+                        help="length of an input's free frame axes (a chunk of samples of a "
+                             "step model), e.g. input=576; default: chosen from the model's "
+                             "strided convs and stated in the report; repeatable")
     parser.add_argument("--labels", help="class labels of the output, comma-separated, or "
                                          "@FILE with one per line; stored in the .ern")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
@@ -77,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = convert(args.model, dst, verify=args.verify, tolerance=args.tolerance,
                          frames=args.frames, state_pairs=_pairs(args.state, "--state"),
-                         axes=_pairs(args.axes, "--axes"), metadata=_metadata(args),
+                         axes=_pairs(args.axes, "--axes"), consts=_pairs(args.const, "--const"),
+                         frame=_pairs(args.frame, "--frame"), metadata=_metadata(args),
                          quantization=args)
     except VerificationError as e:
         print(f"edgernn: error: {e}", file=sys.stderr)

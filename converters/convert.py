@@ -16,6 +16,7 @@ from .verify import compare
 
 def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
             state_pairs: dict[str, str] | None = None, axes: dict[str, str] | None = None,
+            consts: dict | None = None, frame: dict | None = None,
             tolerance: float = 1e-4, frames: int = 200, seed: int = 0,
             inputs: dict | None = None, metadata: dict | None = None,
             quantization=None) -> ConversionReport:
@@ -27,13 +28,16 @@ def convert(src, dst: str | os.PathLike | None = None, *, verify: bool = False,
     random frames (or ``inputs``, in the source's layout with batch 1), streamed
     whole, frame by frame and in random chunks; above ``tolerance`` it raises
     :class:`VerificationError` and writes nothing.  ``state_pairs`` and ``axes``:
-    see :func:`edgernn.converters.load_onnx`.  ``metadata`` is stored in the file
+    see :func:`edgernn.converters.load_onnx`, and so are ``consts`` (configuration inputs
+    fixed at conversion, ``{"sr": 16000}``) and ``frame`` (lengths of chunk axes,
+    ``{"input": 576}``).  ``metadata`` is stored in the file
     (e.g. ``{"labels": [...]}``, which ``edgernn run`` and ``Model.labels`` use).
     ``quantization``: the options of :func:`edgernn.converters.quantize.cli.add_arguments`
     (an argparse namespace); the float graph is verified first, then quantized.
     """
     fmt = FORMATS.find(src)
-    graph = fmt.load(src, axes=axes, state_pairs=state_pairs)
+    extra = {k: v for k, v in (("consts", consts), ("frame", frame)) if v}
+    graph = fmt.load(src, axes=axes, state_pairs=state_pairs, **extra)
     label = source_label(src)
     graph.metadata.update(metadata or {})
     report = ConversionReport(label, None, graph, notes=conversion_notes(graph))

@@ -23,6 +23,7 @@ from .passes import (
     name_outputs,
     select_from_concat,
 )
+from .simplify import fold_pad_into_frame_conv, pow_to_square
 
 
 class Emitter:
@@ -48,11 +49,14 @@ class Emitter:
         return value
 
     def add_const(self, array, hint: str) -> str:
-        """A constant (integers as i64, anything else as f32); returns its name."""
+        """A constant (integers as i64, float16 kept as f16 - the source stored it so - and
+        anything else as f32); returns its name."""
         a = np.asarray(array)
         name = self.fresh(f"{self.node_name}:{hint}" if self.node_name else hint)
         if a.dtype.kind in "iub":
             self.consts[name] = Tensor(name, np.ascontiguousarray(a.astype(np.int64)), "i64")
+        elif a.dtype == np.float16:
+            self.consts[name] = Tensor(name, np.ascontiguousarray(a), "f16")
         else:
             self.consts[name] = Tensor.f32(name, a)
         return name
@@ -84,6 +88,8 @@ class Emitter:
         g.protected = fixed | {v for _, v in outputs}
         collapse_views(g)
         fuse_layernorm(g)
+        pow_to_square(g)
+        fold_pad_into_frame_conv(g)
         fold_affine(g)
         select_from_concat(g)
         collapse_views(g)

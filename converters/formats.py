@@ -11,10 +11,11 @@ The built-in formats register themselves in ``converters/__init__.py``, one
 line each::
 
     onnx.register_format(FORMATS)
-    FORMATS.register(TFLITE_PLANNED)   # becomes: tflite.register_format(FORMATS)
+    tflite.register_format(FORMATS)
 
-A format without an importer yet (``load=None``) is still recognized, and
-converting it raises a :class:`ConversionError` saying what to do instead.
+A format without an importer yet (``load=None``, e.g. :data:`TFLITE_PLANNED`, which
+TFLite's importer replaced) is still recognized, and converting it raises a
+:class:`ConversionError` saying what to do instead.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _never(_: Any) -> bool:
 class SourceFormat:
     """One source model format.
 
-    ``load(src, *, axes=None, state_pairs=None) -> Graph`` imports a source;
+    ``load(src, *, axes=None, state_pairs=None[, consts=, frame=]) -> Graph`` imports a
+    source (``consts``/``frame`` are passed only when given);
     ``runner(src) -> Runner`` runs it for ``verify``; ``magic(head) -> bool``
     recognizes a file by its first bytes; ``accepts(obj) -> bool`` recognizes an
     in-memory model; ``planned`` is the message for a format without ``load``.

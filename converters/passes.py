@@ -1,8 +1,9 @@
 """Clean-up passes over the imported op list.
 
 * Reshape/Identity chains collapse to one view; a view to the same shape is an alias.
-* A Mul or Add by a per-channel constant right after a Dense or Conv (a Linear's
-  bias, a folded BatchNormalization) is merged into its weights and bias.
+* A Mul or Add by a per-channel constant right after a Dense, Conv or channels-first
+  FrameConv (a Linear's bias, a folded BatchNormalization) is merged into its weights
+  and bias.
 * A Slice/Gather picking exactly one input of a Concat becomes a view of it
   (the last layer's ``h_n`` of a multi-layer export).
 * Ops whose results nobody reads are dropped, and constants nobody uses.
@@ -11,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def fold_affine(g: OpList) -> None:
             a, b = op.inputs
             data, c = (a, b) if b in g.consts else (b, a)
             src = prod.get(data)
-            if c not in g.consts or src is None or src.kind not in ("Dense", "Conv"):
+            if c not in g.consts or src is None or not _affine_target(g, src):
                 continue
             if uses.get(data, 0) != 1 or data in g.protected:
                 continue
@@ -99,6 +100,15 @@ def fold_affine(g: OpList) -> None:
             g.values.pop(data, None)
             changed = True
             break
+
+
+def _affine_target(g: OpList, src: Op) -> bool:
+    """Dense, Conv, and a FrameConv whose frame is (C, *spatial): channels on axis 0."""
+    if src.kind == "FrameConv":
+        nsp = len(g.consts[src.inputs[1]].shape) - 2
+        return (not src.attr("channels_last")
+                and len(g.values[src.outputs[0]].shape) == nsp + 1)
+    return src.kind in ("Dense", "Conv")
 
 
 def _per_channel(g: OpList, src: Op, c: np.ndarray, out_shape) -> np.ndarray | None:
@@ -195,12 +205,12 @@ def name_outputs(g: OpList, wanted: dict[str, str], fixed: set[str]) -> list[str
             g.ops = [_replace(op, inputs=tuple(want if i == value else i for i in op.inputs),
                               outputs=tuple(want if o == value else o for o in op.outputs))
                      for op in g.ops]
-            g.values[want] = Value(want, g.values.pop(value).shape)
+            g.values[want] = replace(g.values.pop(value), name=want)
             renamed[value] = want
             names.append(want)
         elif not taken:
             g.ops.append(Op("Identity", f"output:{want}", (value,), (want,)))
-            g.values[want] = Value(want, g.values[value].shape)
+            g.values[want] = replace(g.values[value], name=want)
             names.append(want)
         else:
             names.append(value)

@@ -6,7 +6,10 @@ report reads:
 * ``source``, ``source_format``, ``source_version``, ``producer``;
 * ``source_inputs``: ``{name: {dims, time, batch, how}}`` (time/batch: source axes);
 * ``source_outputs``: ``{name: {value, time, batch, reduced, stride, delay, tail, shape}}``;
-* ``source_states``: ``{input: {output, mode ("internal"/"graph"), dims[, ops]}}``.
+* ``source_states``: ``{input: {output, mode ("internal"/"graph"), dims[, ops]}}``;
+* ``source_consts``: ``{input: {value, dtype, shape, ifs}}``: inputs fixed at conversion
+  (``verify`` feeds these values to the source model).
+* ``notes``: anything else the importer wants the report to say.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class ConversionReport:
             kind = "last step (at frame t: the source on frames 1..t)" if info["reduced"] \
                 else "one per frame" if info["time"] is not None else "per call"
             lines.append(f"  output {name}: frame {g.shape(info['value'])}, {kind}")
+        for name, info in meta.get("source_consts", {}).items():
+            ifs = f"; {info['ifs']} If node(s) on it resolved" if info.get("ifs") else ""
+            lines.append(f"  const  {name} = {info['value']} ({info['dtype']}): fixed at "
+                         f"conversion, folded into the graph, not an input of the stream{ifs}")
         for name, info in meta.get("source_states", {}).items():
             how = (f"inside {', '.join(info['ops'])}" if info["mode"] == "internal"
                    else "graph state fed back every frame")
@@ -74,8 +81,9 @@ class ConversionReport:
 
 
 def conversion_notes(graph: Graph) -> list[str]:
-    """Delays, strides and dropped tails of the outputs; labels that do not fit."""
-    return _timing_notes(graph) + _label_notes(graph)
+    """Delays, strides and dropped tails of the outputs; labels that do not fit; what the
+    importer noted (metadata ``notes``)."""
+    return _timing_notes(graph) + _label_notes(graph) + list(graph.metadata.get("notes", []))
 
 
 def _timing_notes(graph: Graph) -> list[str]:

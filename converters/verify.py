@@ -69,6 +69,26 @@ class Runner(Protocol):
         its time axis), if it then runs on ``frames`` frames; else None."""
 
 
+class WithConsts:
+    """The source model with its configuration inputs fed the values fixed at conversion."""
+
+    def __init__(self, source: Runner, consts: dict) -> None:
+        self.source, self.reference = source, source.reference
+        self.feeds = {k: np.full(v["shape"], v["value"], dtype=v["dtype"])
+                      for k, v in consts.items()}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.source.run({**self.feeds, **feeds})
+
+    def free_time(self, time_axes: dict[str, int], frames: int) -> Runner | None:
+        free = self.source.free_time(time_axes, frames)
+        return None if free is None else WithConsts(free, {})._with(self.feeds)
+
+    def _with(self, feeds: dict) -> WithConsts:
+        self.feeds = feeds
+        return self
+
+
 def to_source(frames: np.ndarray, time: int | None, batch: int | None, rank: int) -> np.ndarray:
     """Frames ``(T, *frame)`` (or one frame if ``time`` is None) -> ONNX layout, batch 1."""
     a = (frames if time is not None else frames[None])[:, None]  # (T, 1, *frame)
@@ -124,15 +144,17 @@ def compare(source: Runner, graph, *, frames: int = 200, tolerance: float = 1e-4
 
     meta = graph.metadata
     rng = np.random.default_rng(seed)
+    if meta.get("source_consts"):
+        source = WithConsts(source, meta["source_consts"])
     source, frames, chunk, stepwise = _plan(source, meta, frames)
     ins = meta["source_inputs"]
     if inputs is not None:
-        feeds = {k: from_source(np.asarray(v, np.float32), ins[k]["time"], ins[k]["batch"])
-                 for k, v in inputs.items()}
+        dtypes = {v.name: _np_dtype(v) for v in graph.inputs}
+        feeds = {k: from_source(np.asarray(v, dtypes.get(k, np.float32)), ins[k]["time"],
+                                ins[k]["batch"]) for k, v in inputs.items()}
         frames = len(next(iter(feeds.values())))
     else:
-        feeds = {v.name: rng.standard_normal((frames, *v.shape)).astype(np.float32)
-                 for v in graph.inputs}
+        feeds = {v.name: _random_frames(rng, v, frames) for v in graph.inputs}
     ref = source_outputs(source, meta, feeds, frames, chunk if stepwise else 0)
     res = VerifyResult({}, source.reference, frames, tolerance,
                        ("run", "step", "random chunks"))
@@ -146,6 +168,21 @@ def compare(source: Runner, graph, *, frames: int = 200, tolerance: float = 1e-4
             res.errors[name] = _check_prefixes(source, streamed["step"][out["value"]], feeds,
                                                ins, name, out, frames)
     return res
+
+
+def _np_dtype(value) -> np.dtype:
+    from edgernn.bindings import BUFFER_DTYPES
+
+    return np.dtype(BUFFER_DTYPES[value.dtype])
+
+
+def _random_frames(rng, value, frames: int) -> np.ndarray:
+    """Random frames for an input: N(0, 1) for float, every code of an integer one."""
+    dtype = _np_dtype(value)
+    if dtype.kind == "f":
+        return rng.standard_normal((frames, *value.shape)).astype(np.float32)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, (frames, *value.shape)).astype(dtype)
 
 
 def _plan(source: Runner, meta: dict, frames: int):
@@ -187,7 +224,8 @@ def _compare_frames(name: str, streamed: dict[str, np.ndarray], ref: np.ndarray)
         if len(got) > len(ref) or len(got) == 0:
             raise VerificationError(f"output {name!r} ({mode}): edgernn emitted {len(got)} "
                                     f"frames, the source {len(ref)}")
-        err = max(err, float(np.max(np.abs(got - ref[:len(got)]))))
+        diff = got.astype(np.float64) - ref[:len(got)].astype(np.float64)  # integer outputs
+        err = max(err, float(np.max(np.abs(diff))))
     return err
 
 
@@ -245,7 +283,7 @@ def _check_prefixes(source, got, feeds, ins, name, out, frames) -> float:
                 raise
             continue
         y = from_source(y, out["time"], out["batch"])
-        err = max(err, float(np.max(np.abs(got[k] - y))))
+        err = max(err, float(np.max(np.abs(got[k].astype(np.float64) - y))))
     return err
 
 

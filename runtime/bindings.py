@@ -104,7 +104,7 @@ def pack(ctx: Context, op: Op, role: str, n_rows: int) -> tuple:
     if dtype not in ("q8", "q4"):
         return (ctx.plan.const(name),)
     wq, scales = ctx.plan.const(name, "q8rows" if dtype == "q8" else "q4groups")
-    cols = wq.shape[1] if dtype == "q8" else 4 * wq.shape[1]  # q4: x and an unpacked row
+    cols = wq.shape[1] if dtype == "q8" else 2 * wq.shape[1]  # q4: two values per byte
     return (wq, scales, np.zeros((n_rows, cols), np.int8), np.zeros(n_rows, F32))
 
 

@@ -1,4 +1,4 @@
-"""The ``edgernn`` command: info, run, warmup, demo, convert.
+"""The ``edgernn`` command: info, run, warmup, demo, convert, quantize.
 
 User mistakes (a missing or corrupt file, frames of the wrong shape, a missing
 extra) print one line ``edgernn: error: ...`` and exit 2, never a traceback.
@@ -7,6 +7,7 @@ extra) print one line ``edgernn: error: ...`` and exit 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -169,22 +170,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run(args.model, args.limit)
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
-    return args.convert_run(args)
+def cmd_toolchain(args: argparse.Namespace) -> int:
+    return args.toolchain_run(args)
 
 
-CONVERT_HELP = "convert an ONNX model to .ern (needs: pip install 'edgernn[convert]')"
+#: commands whose options live in the converters: name -> (help, module, function that adds
+#: the arguments).  They are imported only when the command is used (the others start fast).
+TOOLCHAIN = {
+    "convert": ("convert an ONNX or TFLite model to .ern (needs: pip install "
+                "'edgernn[convert]')", "cli", "add_arguments"),
+    "quantize": ("quantize a .ern model: fp16, int8, int8-full or int4, with accuracy "
+                 "reports (needs: pip install 'edgernn[convert]')", "quantize.cli",
+                 "add_command"),
+}
 
 
-def _add_convert(sub, full: bool) -> None:
-    """The convert command; its options come from the converters, imported only when
-    ``convert`` is the command (``full``): the other commands stay quick to start."""
-    p = sub.add_parser("convert", help=CONVERT_HELP, description=CONVERT_HELP)
+def _add_toolchain(sub, name: str, full: bool) -> None:
+    """A converters command; its options load only when it is the command (``full``)."""
+    text, module, adder = TOOLCHAIN[name]
+    p = sub.add_parser(name, help=text, description=text)
     if not full:
         p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         return
     try:
-        from .converters import cli as conv_cli
+        mod = importlib.import_module(f".converters.{module}", __package__)
     except ImportError as e:
         missing = getattr(e, "name", None) or str(e)
 
@@ -193,17 +202,18 @@ def _add_convert(sub, full: bool) -> None:
                                f"pip install 'edgernn[convert]'")
 
         p.add_argument("rest", nargs=argparse.REMAINDER, help="the converter's arguments")
-        p.set_defaults(func=cmd_convert, convert_run=unavailable)
+        p.set_defaults(func=cmd_toolchain, toolchain_run=unavailable)
         return
-    conv_cli.add_arguments(p)
-    p.set_defaults(func=cmd_convert, convert_run=conv_cli.run)
+    getattr(mod, adder)(p)
+    p.set_defaults(func=cmd_toolchain, toolchain_run=mod.run)
 
 
 MODEL_HELP = "a .ern file, or a bundled model's name (gesture)"
 
 
-def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
-    """The whole command line; ``with_convert`` loads the converter's own options."""
+def build_parser(with_convert: bool | str = True) -> argparse.ArgumentParser:
+    """The whole command line; ``with_convert`` (True, or one toolchain command's name)
+    loads the converters' own options."""
     parser = argparse.ArgumentParser(prog="edgernn", description="Streaming RNN inference "
                                      "on small CPUs. `edgernn COMMAND --help` for more.")
     parser.add_argument("--version", action="version", version=f"edgernn {__version__}")
@@ -231,7 +241,8 @@ def build_parser(with_convert: bool = True) -> argparse.ArgumentParser:
 
     listen.add_parser(sub)
     imu_cli.add_parser(sub)
-    _add_convert(sub, with_convert)
+    for name in TOOLCHAIN:
+        _add_toolchain(sub, name, with_convert is True or with_convert == name)
     return parser
 
 
@@ -241,7 +252,8 @@ def _command(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(with_convert=_command(argv) == "convert")
+    command = _command(argv)
+    parser = build_parser(with_convert=command if command in TOOLCHAIN else False)
     args = parser.parse_args(argv)
     try:
         rc = args.func(args)

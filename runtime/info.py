@@ -39,6 +39,7 @@ def summary(graph: Graph) -> dict[str, Any]:
                     "macs": op_macs(graph, op)} for op in graph.ops],
         "parameters": params,
         "bytes_by_dtype": dict(by_dtype),
+        "ratio_to_fp32": sum(by_dtype.values()) / max(4 * params, 1),
         "state_bytes_per_stream": state_bytes,
         "macs_per_frame": sum(op_macs(graph, op) for op in graph.ops),
         "output_every": plan.output_schedule[0],
@@ -82,7 +83,8 @@ def text(info: dict[str, Any], model: str) -> str:
                      f"{tuple(layer['output'])!s:<14}{macs}".rstrip())
     lines += [row("parameters", f"{info['parameters']:,}"),
               row("weights", ", ".join(f"{d} {_fmt_bytes(b)}"
-                                       for d, b in info["bytes_by_dtype"].items())),
+                                       for d, b in info["bytes_by_dtype"].items())
+                  + f" ({info['ratio_to_fp32']:.2f}x the fp32 size)"),
               row("state", f"{_fmt_bytes(info['state_bytes_per_stream'])} per stream"),
               row("MACs/frame", f"{info['macs_per_frame']:,}")]
     if info["output_every"] > 1:

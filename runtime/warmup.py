@@ -18,8 +18,10 @@ from typing import TextIO
 import numpy as np
 from numba.core import event
 
+from .bindings import BUFFER_DTYPES
 from .builder import GraphBuilder
-from .ir import Graph
+from .ir import Graph, Op, Tensor, Value
+from .shapes import infer_op
 
 
 def kitchen_sink() -> Graph:
@@ -34,6 +36,7 @@ def kitchen_sink() -> Graph:
     h = b.gru(h, r(15, 4), r(15, 5), r(15), r(15))
     h = b.rnn(h, r(5, 5), r(5, 5), r(5))
     fm = b.reshape(b.tanh(b.dense(h, r(12, 5), r(12))), (3, 4))  # fused Dense+Tanh
+    fm = frame_ops(b, fm, r)  # windows inside the (3, 4) frame
     fm = b.conv(fm, r(2, 3, 2, 2), r(2), freq_pads=(1, 0), stride=2)
     fm = b.binary("Mul", b.unary("Relu", fm), r(4))
     fm = b.layer_norm(fm, r(4), r(4))
@@ -48,6 +51,20 @@ def kitchen_sink() -> Graph:
     return b.build()
 
 
+def frame_ops(b: GraphBuilder, fm: str, r) -> str:
+    """FrameConv (+ fused Relu), Pad modes, Pool, FrameConvTranspose, PRelu on a
+    (3, 4) frame; returns another (3, 4) value."""
+    fm = b.relu(b.add("FrameConv", [fm, r(3, 3, 3), r(3)], {"pads": (1, 1),
+                                                             "pad_mode": "reflect"}))
+    fm = b.add("Pad", [fm], {"pads": (0, 1, 0, 1), "mode": "edge"})  # (3, 6)
+    fm = b.add("Pool", [fm], {"fn": "avg", "kernel": (3,), "strides": (2,), "pads": (1, 1),
+                              "count_include_pad": True})  # (3, 3)
+    fm = b.add("FrameConvTranspose", [fm, r(3, 1, 2), r(3)], {"strides": (2,), "pads": (1, 1),
+                                                               "groups": 3})  # (3, 4)
+    fm = b.add("FrameConv", [b.binary("PRelu", fm, r(4)), r(3, 3, 1)])
+    return b.add("Pool", [fm], {"fn": "max", "kernel": (2,), "pads": (1, 0)})
+
+
 def looped() -> Graph:
     """A graph-level state loop (explicit-state step models)."""
     b = GraphBuilder()
@@ -56,6 +73,81 @@ def looped() -> Graph:
     b.loop(h, b.unary("Tanh", b.binary("Add", x, h)))
     b.output(h, "y")
     return b.build()
+
+
+class _Int8Graph:
+    """Just enough of a builder for :func:`integer_sink` (typed values, q8/i32 constants)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Value] = {"x": Value("x", (4,))}
+        self.consts: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+        self.rng = np.random.default_rng(0)
+
+    def w(self, *shape: int, dtype: str = "q8", scale: float = 2e-4) -> str:
+        """A q8 weight (scale 0.01 per row) or an i32 bias (scale 0.02 * 0.01)."""
+        name = f"c{len(self.consts)}"
+        data = self.rng.integers(-100, 100, shape).astype(np.int8 if dtype == "q8" else np.int32)
+        scale = np.full(shape[0], 0.01, np.float32) if dtype == "q8" else np.float32(scale)
+        self.consts[name] = Tensor(name, data, dtype, shape, scale, None,
+                                   0 if dtype == "q8" else None)
+        return name
+
+    def op(self, kind: str, ins: list[str], attrs: dict | None = None, dtype: str = "i8",
+           zp: int = 3, scale: float = 0.02) -> str:
+        out = f"v{len(self.ops)}"
+        op = Op(kind, out, tuple(ins), (out,), attrs or {})
+        shapes = [self.values[n].shape if n in self.values else self.consts[n].shape if n
+                  else None for n in ins]
+        self.values[out] = Value(out, infer_op(op, shapes, self.consts), dtype,
+                                 None if dtype == "f32" else scale,
+                                 None if dtype == "f32" else zp)
+        self.ops.append(op)
+        return out
+
+
+def integer_sink() -> Graph:
+    """A small int8-full graph using every integer kernel (only types matter)."""
+    g = _Int8Graph()
+    w = g.w
+    x = g.op("Quantize", ["x"], {"scale": 0.02, "zero_point": 3})
+    h = g.op("Conv", [x, w(6, 4, 2), w(6, dtype="i32")])
+    h = g.op("LSTM", [h, w(32, 6), w(32, 8), w(32, dtype="i32"), w(24, dtype="i32"), "", "",
+                      w(8, dtype="i32")], {"cell_scale_log2": -12})
+    h = g.op("LSTM", [h, w(32, 8), w(32, 4), w(32, dtype="i32"), "", w(4, 8),
+                      w(4, dtype="i32", scale=1e-4), w(4, dtype="i32")],
+             {"cell_scale_log2": -12, "hidden_scale": 0.01})
+    for lbr in (True, False):
+        h = g.op("GRU", [h, w(12, 4), w(12, 4), w(12, dtype="i32"), w(12, dtype="i32"),
+                         w(4, dtype="i32")], {"linear_before_reset": lbr})
+    for act in ("Tanh", "Relu"):
+        h = g.op("RNN", [h, w(4, 4), w(4, 4), w(4, dtype="i32"), w(4, dtype="i32")],
+                 {"activations": (act,)})
+    d = g.op("Unary", [g.op("Dense", [h, w(12, 4), w(12, dtype="i32")])], {"fn": "Relu"})
+    fm = g.op("Reshape", [d], {"shape": (3, 4)})
+    fm = g.op("Conv", [fm, w(2, 3, 2, 2), w(2, dtype="i32")], {"freq_pads": (1, 0)})
+    fm = g.op("Binary", [g.op("Unary", [fm], {"fn": "Sigmoid"}), fm], {"fn": "Mul"})
+    fm = g.op("Binary", [fm, g.op("Slice", [fm], {"starts": (0,), "ends": (2,)})], {"fn": "Add"})
+    t = g.op("Transpose", [g.op("Pad", [fm], {"pads": (0, 1, 0, 0)})], {"perm": (1, 0)})
+    g.consts["idx"] = Tensor("idx", np.array([1, 0], np.int64), "i64", (2,))
+    c = g.op("Concat", [g.op("Gather", [t, "idx"]), t], {"axis": 0}, zp=-5)
+    r = g.op("Requantize", [c], {"scale": 0.02, "zero_point": 7, "in_scale": 0.02,
+                                 "in_zero_point": -5}, zp=7)
+    r = g.op("Softmax", [r], zp=-128, scale=1 / 256)
+    y = g.op("Dequantize", [r], {"in_scale": 1 / 256, "in_zero_point": -128}, dtype="f32")
+    g.values["y"] = Value("y", g.values[y].shape)
+    g.ops.append(Op("Identity", "y", (y,), ("y",)))
+    return Graph((g.values["x"],), ("y",), tuple(g.ops), g.values, g.consts)
+
+
+def hybrid_sink() -> Graph:
+    """TFLite's dynamic-range ops: DynamicQuantize, then HybridDense with q8 weights."""
+    g = _Int8Graph()
+    h = g.op("DynamicQuantize", ["x"], {"asymmetric": False}, dtype="f32")
+    y = g.op("HybridDense", [h, g.w(6, 4)], {"asymmetric": True}, dtype="f32")
+    g.values["y"] = Value("y", g.values[y].shape)
+    g.ops.append(Op("Identity", "y", (y,), ("y",)))
+    return Graph((g.values["x"],), ("y",), tuple(g.ops), g.values, g.consts)
 
 
 def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
@@ -77,9 +169,11 @@ def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
 
     def one_frame(path: str) -> None:
         model = load(path)
-        model.stream().step({k: np.zeros(v, np.float32) for k, v in model.inputs.items()})
+        model.stream().step({v.name: np.zeros(v.shape, BUFFER_DTYPES[v.dtype])
+                             for v in model.graph.inputs})
 
-    return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped)]
+    return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped, integer_sink,
+                                                 hybrid_sink)]
             + [live_input] + [lambda p=p: one_frame(p) for p in models])
 
 

@@ -46,7 +46,8 @@ VERSION = (1, 1)
 _DTYPE_FEATURES = {"i8": "int8-activations", "u8": "uint8-activations",
                    "i16": "int16-activations", "i32": "int32-activations"}
 #: every feature this reader implements
-KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales"})
+KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales", "pad-modes",
+                            "binary-prelu"})
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sHHIQQI28x")
 assert _PREAMBLE.size == ALIGN
@@ -70,19 +71,34 @@ def _tupled(v: Any) -> Any:
     return tuple(_tupled(x) for x in v) if isinstance(v, list) else v
 
 
-def _tensor_entry(t: Tensor, offset: int) -> dict[str, Any]:
+def _tensor_entry(t: Tensor, offset: int) -> tuple[dict[str, Any], list[bytes]]:
+    """The header entry of ``t`` and the blobs to place after its data.
+
+    A scalar scale / zero point is written in the header; a per-channel or per-group
+    one as a float32 blob (``{"offset", "count"}``): thousands of them as JSON text
+    would outweigh an int8 model's weights.
+    """
     entry: dict[str, Any] = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape),
                              "offset": offset, "nbytes": t.nbytes}
+    blobs = []
+    pos = _align(offset + t.nbytes)
     for key in ("scale", "zero_point"):
         v = getattr(t, key)
-        if v is not None:
-            entry[key] = np.asarray(v, dtype=np.float32).ravel().tolist()
-            entry[key + "_scalar"] = np.ndim(v) == 0
+        if v is None:
+            continue
+        arr = np.ascontiguousarray(v, dtype="<f4").ravel()
+        entry[key + "_scalar"] = np.ndim(v) == 0
+        if arr.size == 1:
+            entry[key] = arr.tolist()
+            continue
+        entry[key] = {"offset": pos, "count": int(arr.size)}
+        blobs.append(arr.tobytes())
+        pos = _align(pos + arr.nbytes)
     if t.axis is not None:
         entry["axis"] = t.axis
     if t.group:
         entry["group"] = int(t.group)
-    return entry
+    return entry, blobs
 
 
 def _value_entry(v: Value) -> dict[str, Any]:
@@ -100,6 +116,10 @@ def requirements(graph: Graph) -> list[str]:
              if v.dtype in _DTYPE_FEATURES}
     if any(t.group for t in graph.consts.values()):
         needs.add("grouped-scales")
+    from .ops import get
+
+    for op in graph.ops:
+        needs |= get(op.kind).requires(op)
     return sorted(needs)
 
 
@@ -123,9 +143,11 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
     entries, blobs, offset = [], [], 0
     for t in graph.consts.values():
         data = np.ascontiguousarray(t.data, dtype=STORAGE_DTYPES[t.dtype])
-        entries.append(_tensor_entry(t, offset))
-        blobs.append((offset, data.tobytes()))
-        offset = _align(offset + data.nbytes)
+        entry, extra = _tensor_entry(t, offset)
+        entries.append(entry)
+        for raw in (data.tobytes(), *extra):
+            blobs.append((offset, raw))
+            offset = _align(offset + len(raw))
     header = json.dumps({"graph": graph_to_json(graph), "tensors": entries,
                          "metadata": _jsonable(dict(graph.metadata)),
                          "requires": requirements(graph)},
@@ -240,7 +262,13 @@ def _tensor_view(buf: mmap.mmap, doff: int, dlen: int, e: dict[str, Any]) -> Ten
     def quant(key: str) -> np.ndarray | None:
         if key not in e:
             return None
-        v = np.asarray(e[key], dtype=np.float32)
+        v = e[key]
+        if isinstance(v, dict):  # a float32 blob in the data section
+            o, n = int(v["offset"]), int(v["count"])
+            if o < 0 or o % ALIGN or n < 0 or o + 4 * n > dlen:
+                raise ModelFormatError(f"tensor {e['name']!r}: {key} blob does not fit")
+            v = np.frombuffer(buf, dtype="<f4", count=n, offset=doff + o)
+        v = np.asarray(v, dtype=np.float32)
         return v.reshape(()) if e.get(key + "_scalar") else v
 
     scale = quant("scale")

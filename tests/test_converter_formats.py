@@ -27,11 +27,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
 LSTM1 = FIXTURES / "torch_lstm1_op13.onnx"
 
 
-def test_registry_knows_onnx_and_planned_tflite():
+def test_registry_knows_onnx_and_tflite():
     assert [f.name for f in FORMATS] == ["onnx", "tflite"]
     assert FORMATS.find(LSTM1).name == "onnx"
     assert FORMATS.find(onnx.load(LSTM1)).name == "onnx"
-    assert FORMATS.identify("m.tflite").load is None
+    assert FORMATS.identify("m.tflite").load is not None
 
 
 def test_onnx_file_with_another_suffix_is_found_by_its_first_bytes(tmp_path):
@@ -42,11 +42,20 @@ def test_onnx_file_with_another_suffix_is_found_by_its_first_bytes(tmp_path):
     assert report.graph.ops == load_onnx(LSTM1).ops
 
 
-def test_tflite_bytes_under_another_name_get_the_planned_message(tmp_path):
+def test_tflite_bytes_under_another_name_are_read_as_tflite(tmp_path):
     src = tmp_path / "model.bin"
     src.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(56))
-    with pytest.raises(ConversionError, match="TFLite import is not supported yet"):
+    with pytest.raises(ConversionError, match="TFLite"):  # found by its identifier; corrupt
         convert(src)
+
+
+def test_a_planned_format_gets_its_message(tmp_path):
+    from edgernn.converters.formats import TFLITE_PLANNED
+
+    reg = FormatRegistry()
+    reg.register(TFLITE_PLANNED)
+    with pytest.raises(ConversionError, match="TFLite import is not supported yet"):
+        reg.find(tmp_path / "m.tflite")
 
 
 def test_unknown_format_lists_the_known_ones(tmp_path):

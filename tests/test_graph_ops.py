@@ -40,7 +40,8 @@ def test_kitchen_sink_every_op_kind():
     g = kitchen_sink()
     assert {op.kind for op in g.ops} >= {
         "Conv", "LSTM", "GRU", "RNN", "Dense", "Reshape", "Unary", "Binary", "LayerNorm",
-        "Transpose", "Slice", "Gather", "Pad", "Reduce", "Concat", "Softmax"}
+        "Transpose", "Slice", "Gather", "Pad", "Reduce", "Concat", "Softmax", "FrameConv",
+        "FrameConvTranspose", "Pool"}
     check(g)
 
 

@@ -50,12 +50,12 @@ def converted(tmp_path_factory):
 def test_converted_model_text_is_aligned_and_hides_probe_data(converted):
     text = info(converted)
     assert len(value_columns(text)) == 1, text
-    assert "source_format" in text and re.search(r"^opset\s+17$", text, re.M)
+    assert "source_format" in text and re.search(r"^source_version\s+opset 17$", text, re.M)
     assert "{" not in text and "'shape'" not in text, text
     also = re.search(r"^also\s+(.*) \(see --json\)$", text, re.M)
-    assert also and "onnx_outputs" in also[1]
+    assert also and "source_outputs" in also[1]
     meta = json.loads(info(converted, "--json"))["metadata"]
-    assert "shape" in meta["onnx_outputs"]["y"]  # the JSON keeps the details
+    assert "shape" in meta["source_outputs"]["y"]  # the JSON keeps the details
 
 
 def test_builder_and_bundled_models_list_no_identity_layer(tmp_path):

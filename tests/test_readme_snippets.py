@@ -25,6 +25,7 @@ from edgernn.demo import bundled_model
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 ONNX = ROOT / "tests" / "fixtures" / "onnx"
+TFLITE = ROOT / "tests" / "fixtures" / "tflite"
 RUNNABLE = {"python": "python", "py": "python", "sh": "sh", "bash": "sh", "shell": "sh",
             "console": "sh"}
 SKIP = re.compile(r"<!--\s*snippet:\s*skip\b\s*(?:\((?P<reason>[^)]*)\))?\s*-->")
@@ -38,6 +39,8 @@ def _samples() -> dict[str, Path]:
         "step.onnx": ONNX / "torch_step_lstm_op17.onnx",  # (x, h, c) -> (y, h_out, c_out)
         "spec.onnx": ONNX / "torch_crnn2d_op17.onnx",     # x (batch, 1, time, 10)
         "kws.onnx": ONNX / "torch_classifier_last_op17.onnx",  # 4 classes at the last step
+        "kws.tflite": TFLITE / "k3_gru_ra1_f32.tflite",    # a Keras 3 GRU (WHILE loop)
+        "stream.tflite": TFLITE / "stream_ringbuf_qvars_int8.tflite",  # int8, variables
     }
 
 

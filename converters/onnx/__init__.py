@@ -5,7 +5,9 @@
 * :mod:`.io` - each input's time/batch axes, state inputs paired with outputs;
 * :mod:`.context` - what each ONNX tensor is per frame (``Dyn``), IR emission;
 * :mod:`.table` - the op table: op type -> converter and properties; ``register_all``;
-* :mod:`.ops`, :mod:`.rnn`, :mod:`.conv`, :mod:`.shape_ops`, :mod:`.index_ops` - the ops;
+* :mod:`.ops`, :mod:`.reductions`, :mod:`.rnn`, :mod:`.conv`, :mod:`.frame_ops`,
+  :mod:`.shape_ops`, :mod:`.index_ops` - the ops; :mod:`.cells` - LSTM cells spelled
+  out in elementwise ops; :mod:`.consts`, :mod:`.chunks` - configuration inputs, chunk axes;
 * :mod:`.states` - step models' explicit state -> streaming state;
 * :mod:`.runner` - the source model as the reference of ``verify``.
 

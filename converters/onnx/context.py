@@ -190,9 +190,7 @@ class Context(Emitter):
         prov = None
         if all(p is not None for p in provs):
             prov = apply_view(kind, attrs, provs)
-        if any(d.value is None for d in ins):
-            if not all(d.value is None for d in ins):
-                raise Refuse("mixes an LSTM cell state output (Y_c) with data")
+        if any(d.value is None for d in ins):  # holds a cell state (Y_c): a state output only
             return None, prov
         ir_attrs = {k: v for k, v in attrs.items() if k != "indices"}
         inputs = [d.value for d in ins] + list(extra or [])

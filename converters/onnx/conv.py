@@ -1,4 +1,5 @@
-"""ONNX Conv, Pad and BatchNormalization -> IR.
+"""ONNX Conv, Pad and BatchNormalization -> IR (a Conv over axes inside the frame:
+:mod:`.frame_ops`).
 
 A Conv whose spatial axis (1-D) or one of whose two spatial axes (2-D) is time
 becomes the IR's causal Conv; the other 2-D axis is the IR's frequency axis.
@@ -19,6 +20,7 @@ import numpy as np
 import onnx
 
 from .context import Context, Refuse, norm_axis
+from .frame_ops import frame_conv
 from .ops import binary
 
 
@@ -53,8 +55,11 @@ def Conv(ctx: Context, node: onnx.NodeProto) -> None:
     nsp = x.rank - 2
     if nsp not in (1, 2):
         raise Refuse(f"{nsp}-D convolution; only 1-D and 2-D (one axis = time) are supported")
-    if x.time is None or x.time < 2:
-        raise Refuse("the convolution has no spatial axis that is time")
+    if x.time is None or x.time == 0:  # no spatial axis is time: a conv inside each frame
+        frame_conv(ctx, node, ctx.dyn(node.input[0]))
+        return
+    if x.time < 2:
+        raise Refuse("the convolution runs over the time axis as its channel axis")
     if x.batch != 0 and not (x.batch is None and x.shape[0] == 1):
         raise Refuse("the Conv input has no batch axis at position 0")
     if ctx.is_dyn(node.input[1]):
@@ -113,11 +118,15 @@ def _tail(ctx: Context, node, x, left, right, ext, stride, delay) -> int | None:
     return tails.pop() if len(tails) == 1 else None
 
 
+PAD_MODES = ("constant", "reflect", "edge")
+
+
 def Pad(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.dyn(node.input[0], allow_pad=True)
     a = ctx.attrs(node)
-    if a.get("mode", "constant") != "constant":
-        raise Refuse(f"mode={a.get('mode')!r}: only constant padding is supported")
+    mode = a.get("mode", "constant")
+    if mode not in PAD_MODES:
+        raise Refuse(f"mode={mode!r}: supported are {', '.join(PAD_MODES)}")
     pads = [int(v) for v in np.asarray(ctx.invariant(node.input[1], "pads")).ravel()]
     value = float(np.asarray(ctx.invariant(node.input[2])).ravel()[0]) if ctx.opt(node, 2) \
         else 0.0
@@ -132,6 +141,9 @@ def Pad(ctx: Context, node: onnx.NodeProto) -> None:
     for i, ax in enumerate(axes):
         b, e = pads[i], pads[i + n]
         if ax == x.time:
+            if (b or e) and mode != "constant":
+                raise Refuse(f"{mode} padding over the time axis needs frames that have not "
+                             f"arrived yet; only zero padding over time streams (into a Conv)")
             if (b or e) and value != 0.0:
                 raise Refuse("non-zero padding value over the time axis")
             tpad = [tpad[0] + b, tpad[1] + e]
@@ -147,8 +159,13 @@ def Pad(ctx: Context, node: onnx.NodeProto) -> None:
     if any(fbegin) or any(fend):
         if x.tpad != (0, 0):
             raise Refuse("pads feature axes after padding time")
-        v = ctx.emit("Pad", [ctx.value(x)], out.frame,
-                     {"pads": tuple(fbegin + fend), "value": value})
+        attrs = {"pads": tuple(fbegin + fend), "value": value}
+        if mode != "constant":
+            if any(fbegin[i] >= x.frame[i] or fend[i] >= x.frame[i]
+                   for i in range(len(x.frame))) and mode == "reflect":
+                raise Refuse(f"reflect pads {fbegin + fend} reach past the axes {x.frame}")
+            attrs = {"pads": tuple(fbegin + fend), "mode": mode}
+        v = ctx.emit("Pad", [ctx.value(x)], out.frame, attrs)
     ctx.set(node.output[0], out.with_(value=v))
 
 

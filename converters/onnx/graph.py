@@ -39,6 +39,11 @@ def load_model(src: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
         except Exception as e:  # noqa: BLE001 - any parse failure means "not an ONNX file"
             raise ConversionError(f"{path}: not a readable ONNX model ({e})") from None
     opset = default_opset(model)
+    if not _sorted(model.graph):  # tools such as onnxconverter-common leave nodes unsorted
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        toposort(copy.graph)
+        model = copy
     if opset not in OPSETS:
         raise ConversionError(
             f"the model uses ONNX opset {opset}; edgernn imports opsets "
@@ -131,7 +136,8 @@ def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[di
     """Every tensor's value (initializers, inputs, node outputs) for each of ``feeds``.
 
     Only shapes and static values are used, so recurrent ops run with default
-    activations (the reference evaluator knows no others).
+    activations (the reference evaluator knows no others).  Where the evaluator
+    fails, onnxruntime is tried (:mod:`.ort_probe`).
     """
     from onnx.reference import ReferenceEvaluator
 
@@ -146,12 +152,20 @@ def probe(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> list[di
     out = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        ev = ReferenceEvaluator(plain)
-        for f in feeds:
-            res = ev.run(None, f, intermediate=True)
-            values = dict(init)
-            values.update({k: np.asarray(v) for k, v in res.items() if k})
-            out.append(values)
+        try:
+            ev = ReferenceEvaluator(plain)
+            for f in feeds:
+                res = ev.run(None, f, intermediate=True)
+                values = dict(init)
+                values.update({k: np.asarray(v) for k, v in res.items() if k})
+                out.append(values)
+        except Exception as first:  # noqa: BLE001 - ops the evaluator lacks: onnxruntime
+            from .ort_probe import probe_ort
+
+            try:
+                return probe_ort(plain, feeds)
+            except Exception:  # noqa: BLE001 - report the evaluator's reason
+                raise first from None
     return out
 
 
@@ -199,9 +213,73 @@ def _branch_nodes(main: onnx.GraphProto, branch: onnx.GraphProto, outputs, prefi
         n2.name = prefix + (node.name or node.op_type)
         n2.input[:] = [rename.get(n, n) for n in node.input]
         n2.output[:] = [rename.get(n, n) for n in node.output]
+        for sub in _subgraphs(n2):  # a nested If reads the branch's names from outside
+            _rename_refs(sub, rename)
         nodes.append(n2)
     for dst, src in zip(outputs, branch.output, strict=True):
         if dst:
             nodes.append(helper.make_node("Identity", [rename.get(src.name, src.name)], [dst],
                                           name=f"{prefix}out_{dst}"))
     return nodes
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    out = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            out.append(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            out.extend(a.graphs)
+    return out
+
+
+def _rename_refs(graph: onnx.GraphProto, rename: dict[str, str]) -> None:
+    """Rename, in place, the names ``graph`` reads from enclosing scopes."""
+    local = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    for node in graph.node:
+        node.input[:] = [n if n in local else rename.get(n, n) for n in node.input]
+        local.update(node.output)
+    for node in graph.node:
+        for sub in _subgraphs(node):
+            _rename_refs(sub, {k: v for k, v in rename.items() if k not in local})
+    for v in graph.output:
+        if v.name not in local and v.name in rename:
+            v.name = rename[v.name]
+
+
+def _sorted(graph: onnx.GraphProto) -> bool:
+    produced = {o for n in graph.node for o in n.output}
+    known: set[str] = set()
+    for node in graph.node:
+        if any(n in produced and n not in known for n in node_inputs(node)):
+            return False
+        known.update(node.output)
+    return True
+
+
+def toposort(graph: onnx.GraphProto) -> None:
+    """Order the nodes so each comes after the producers of what it reads (stable), in place.
+
+    Names read by subgraphs count; names produced nowhere (outer scope) are ignored.
+    """
+    producer = {o: k for k, n in enumerate(graph.node) for o in n.output if o}
+    done: set[int] = set()
+    order: list[int] = []
+    for k in range(len(graph.node)):
+        stack = [(k, False)]
+        while stack:
+            j, expanded = stack.pop()
+            if j in done:
+                continue
+            if expanded:
+                done.add(j)
+                order.append(j)
+                continue
+            stack.append((j, True))
+            for name in node_inputs(graph.node[j]):
+                p = producer.get(name)
+                if p is not None and p not in done and p != j:
+                    stack.append((p, False))
+    nodes = [graph.node[j] for j in order]
+    del graph.node[:]
+    graph.node.extend(nodes)

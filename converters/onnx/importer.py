@@ -1,56 +1,53 @@
 """ONNX -> edgernn IR: the driver.
 
-1. load, check the opset (:mod:`.graph`);
+1. load, check the opset (:mod:`.graph`); fix configuration inputs to their given
+   values and inline the If nodes they decide (:mod:`.consts`); rewrite LSTM cells
+   spelled out in elementwise ops as LSTM nodes (:mod:`.cells`);
 2. find each input's time and batch axes, pair state inputs with outputs
-   (:mod:`.io`);
+   (:mod:`.io`); give chunk axes their length (:mod:`.chunks`);
 3. probe: run the model at two sequence lengths (batch 1) with the reference
    evaluator, keeping every intermediate; inline If nodes with a constant
-   condition; re-probe;
+   condition; re-probe (:mod:`.probing`);
 4. convert every node that depends on input data with its op function
    (the op table, :mod:`.table`), collecting every refusal;
 5. resolve states (:mod:`.states`), run the clean-up passes
    (:mod:`..passes`), build and check the :class:`~edgernn.ir.Graph`.
+
+A step model whose data axis is named like time but does not convert as time is
+tried once more with that axis as a chunk of samples (:func:`.chunks.as_chunks`).
 """
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import onnx
 
 from edgernn.ir import Graph, GraphError, Value
 from edgernn.shapes import check_graph
 
 from ..errors import ConversionError, Problem, UnsupportedModelError
+from .cells import fuse_lstm_cells
+from .chunks import as_chunks, size_free_axes
+from .consts import apply_consts, fold_constant_ifs
 from .context import Context, Dyn, Refuse
-from .graph import (
-    default_opset,
-    dynamic_names,
-    inline_static_ifs,
-    load_model,
-    node_inputs,
-    probe,
-)
+from .graph import default_opset, dynamic_names, load_model, node_inputs
 from .io import InputSpec, input_specs, pair_states
+from .probing import HINTS, probe_model
 from .states import resolve_states, state_prov
 from .table import OpTable, default_table
 
-PROBE_T = (6, 9)
-HINTS = {
-    "If": "its condition depends on input data",
-    "Loop": "loops are not supported; export the recurrence as an LSTM/GRU/RNN op",
-    "Scan": "scans are not supported; export the recurrence as an LSTM/GRU/RNN op",
-}
-
 
 def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = None,
-              state_pairs: dict[str, str] | None = None, table: OpTable | None = None) -> Graph:
+              state_pairs: dict[str, str] | None = None, consts: dict | None = None,
+              frame: dict | None = None, table: OpTable | None = None) -> Graph:
     """Import an ONNX model as an edgernn IR graph (see the module docstring).
 
     ``axes`` maps input names to axis letters (``"BTF"``: T = time, B = batch)
     where the model does not say; ``state_pairs`` maps state inputs to the
-    outputs they are fed from (``{"h_in": "h_out"}``) where names do not say.
+    outputs they are fed from (``{"h_in": "h_out"}``) where names do not say;
+    ``consts`` fixes configuration inputs (``{"sr": 16000}``, :mod:`.consts`);
+    ``frame`` gives the length of chunk axes (``{"input": 576}``, :mod:`.chunks`).
     ``table``: the ops known (default: every op of this package, :mod:`.table`).
     Raises :class:`UnsupportedModelError` listing every node that cannot stream.
     """
@@ -59,8 +56,28 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
         src.graph.name or "model")
     model = onnx.ModelProto()
     model.CopyFrom(load_model(src))
+    fixed = apply_consts(model, dict(consts or {}))
+    fold_constant_ifs(model, fixed)
+    fuse_lstm_cells(model)
     specs = pair_states(input_specs(model, table, axes), list(model.graph.output), state_pairs)
-    probes = _probe(model, specs, label, table)
+    pristine = onnx.ModelProto()
+    pristine.CopyFrom(model)
+    try:
+        return _import(model, size_free_axes(model, specs, frame), label, table, fixed)
+    except ConversionError as first:
+        chunked = as_chunks(specs)
+        if chunked is None or axes:
+            raise
+        try:  # a step model's axis named like time may be a chunk of samples
+            return _import(pristine, size_free_axes(pristine, chunked, frame), label, table,
+                           fixed)
+        except ConversionError:
+            raise first from None
+
+
+def _import(model: onnx.ModelProto, specs: list[InputSpec], label: str, table: OpTable,
+            fixed: dict) -> Graph:
+    probes = probe_model(model, specs, label, table)
     names = [s.name for s in specs]
     dynamic = dynamic_names(model.graph, names)
     ctx = Context(probes, default_opset(model))
@@ -73,13 +90,13 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
     problems += state_problems
     if problems:
         raise UnsupportedModelError(problems, label, hints=_axis_hints(specs))
-    fixed = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
-    g, outputs = ctx.finish(outputs, fixed)
+    keep = {s.output for s in states} | {s.input for s in states} | {v.name for v in inputs}
+    g, outputs = ctx.finish(outputs, keep)
     for item, value in zip(out_info.values(), outputs, strict=True):
         item["value"] = value
     graph = Graph(inputs=tuple(inputs), outputs=tuple(outputs), ops=tuple(g.ops),
                   values=g.values, consts=g.consts, states=tuple(states),
-                  metadata=_metadata(model, label, specs, out_info, state_info))
+                  metadata=_metadata(model, label, specs, out_info, state_info, fixed))
     try:
         graph.validate()
         check_graph(graph)
@@ -90,7 +107,7 @@ def load_onnx(src: str | os.PathLike | onnx.ModelProto, *, axes: dict | None = N
 
 
 def _metadata(model: onnx.ModelProto, label: str, specs: list[InputSpec], out_info: dict,
-              state_info: dict) -> dict:
+              state_info: dict, fixed: dict) -> dict:
     """What the importer understood, under the format-neutral keys the report reads."""
     return {
         "source": os.path.basename(label), "source_format": "onnx",
@@ -100,6 +117,7 @@ def _metadata(model: onnx.ModelProto, label: str, specs: list[InputSpec], out_in
                                    "how": s.how} for s in specs if not s.state_of},
         "source_outputs": out_info,
         "source_states": state_info,
+        "source_consts": fixed,
     }
 
 
@@ -112,68 +130,6 @@ def _axis_hints(specs: list[InputSpec]) -> list[str]:
 
 def _guess(s: InputSpec) -> str:
     return {2: "TF", 3: "BTF", 4: "BCTF"}.get(len(s.dims), "B" + "T" + "F" * (len(s.dims) - 2))
-
-
-def _feeds(specs: list[InputSpec], t: int, rng) -> dict[str, np.ndarray]:
-    feeds = {}
-    for s in specs:
-        dims = []
-        for i, d in enumerate(s.dims):
-            if isinstance(d, int) and d > 0:
-                dims.append(d)
-            elif i == s.time:
-                dims.append(t)
-            elif i == s.batch:
-                dims.append(1)
-            else:
-                raise ConversionError(
-                    f"input {s.name!r}: axis {i} ({d!r}) has no fixed size and is neither time "
-                    f"nor batch; give the layout, e.g. axes={{{s.name!r}: 'BTF'}} "
-                    f"(--axes {s.name}=BTF)")
-        feeds[s.name] = rng.standard_normal(dims).astype(np.float32)
-    return feeds
-
-
-def _probe(model: onnx.ModelProto, specs: list[InputSpec], label: str, table: OpTable):
-    """Run the model at the probe lengths; inline constant Ifs until none is left."""
-    dynamic_t = any(s.time is not None and not (isinstance(s.dims[s.time], int)
-                                                and s.dims[s.time] > 0) for s in specs)
-    ts = list(PROBE_T) if dynamic_t else [PROBE_T[0]]
-    names = [s.name for s in specs]
-    for _ in range(8):
-        try:
-            probes = probe(model, [_feeds(specs, t, np.random.default_rng(k))
-                                   for k, t in enumerate(ts)])
-        except ConversionError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the evaluator raises anything
-            unknown = _unknown_ops(model, names, table)
-            if any(p.reason.startswith("no converter") for p in unknown):
-                raise UnsupportedModelError(unknown, label) from None
-            raise ConversionError(f"{label}: running the model on sample inputs failed "
-                                  f"({type(e).__name__}: {e})") from None
-        dynamic = dynamic_names(model.graph, names)
-        if not inline_static_ifs(model, probes, dynamic):
-            return probes
-    raise ConversionError(f"{label}: too many nested If nodes")
-
-
-def _unknown_ops(model: onnx.ModelProto, names: list[str], table: OpTable) -> list[Problem]:
-    """Refusals visible without running the model (when it cannot be run)."""
-    dynamic = dynamic_names(model.graph, names)
-    out = []
-    for n in model.graph.node:
-        if not any(o in dynamic for o in n.output):
-            continue
-        spec = table.get(n.op_type) if n.domain in ("", "ai.onnx") else None
-        if spec is None:
-            domain = f" (domain {n.domain!r})" if n.domain else ""
-            why = HINTS.get(n.op_type, f"no converter for this op{domain}")
-        else:
-            why = spec.check(n) if spec.check else None
-        if why:
-            out.append(Problem(n.op_type, n.name, why))
-    return out
 
 
 def _seed_inputs(ctx: Context, specs: list[InputSpec]) -> list[Value]:

@@ -33,6 +33,8 @@ def _frame_cut(ctx: Context, x: Dyn, cuts: list) -> tuple[str | None, object]:
     """Apply per-frame cuts [(frame axis, start, stop, step)] as Slice or Gather views."""
     cur, prov = x, x.prov
     for fa, s, e, st in cuts:
+        if (s, e, st) == (0, cur.frame[fa], 1):
+            continue  # the whole axis
         frame = list(cur.frame)
         idx = list(range(s, e, st))
         frame[fa] = len(idx)

@@ -23,12 +23,14 @@ previous frame, never seen by the user.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 import onnx
 
 from ..errors import ConversionError
+from .consts import suggestion
 from .graph import RECURRENT, attrs_of, consumers, data_inputs, declared_dims
 from .table import OpTable
 
@@ -50,6 +52,7 @@ class InputSpec:
     batch: int | None
     how: str
     state_of: str = ""  # the output it is fed from, for state inputs
+    sizes: tuple[tuple[int, int], ...] = ()  # (axis, size) of free frame axes (chunks)
 
 
 def parse_axes(spec: str, rank: int, name: str) -> tuple[int | None, int | None]:
@@ -80,8 +83,7 @@ def input_specs(model: onnx.ModelProto, table: OpTable,
         if vi.type.tensor_type.elem_type not in (onnx.TensorProto.FLOAT,
                                                  onnx.TensorProto.FLOAT16,
                                                  onnx.TensorProto.DOUBLE):
-            raise ConversionError(f"input {vi.name!r} is not floating point; edgernn streams "
-                                  f"float frames only")
+            raise ConversionError(suggestion(model, vi))
         dims = declared_dims(vi)
         if vi.name in axes:
             t, b = parse_axes(axes[vi.name], len(dims), vi.name)
@@ -149,13 +151,16 @@ def _trace(name: str, perm: list[int], dims: tuple, cons: dict, table: OpTable, 
 
 
 def normalize_name(name: str) -> str:
-    """``h_out`` -> ``h``, ``hidden_in`` -> ``hidden``, ``c0`` -> ``c``, ``hn`` -> ``h``."""
+    """``h_out`` -> ``h``, ``hidden_in`` -> ``hidden``, ``c0`` -> ``c``, ``hn`` -> ``h``,
+    ``stateN`` -> ``state``."""
     tokens = [t for t in re.split(r"[^0-9a-z]+", name.lower()) if t]
     tokens = [t for t in tokens if t not in DROP_TOKENS and not t.isdigit()]
     if tokens:
         last = re.sub(r"\d+$", "", tokens[-1]) or tokens[-1]
         if len(last) == 2 and last[1] == "n" and last[0] in "hc":
             last = last[0]
+        elif last.endswith("n") and last[:-1] in STATE_WORDS:  # stateN: the next state
+            last = last[:-1]
         tokens[-1] = last
     return "_".join(tokens)
 
@@ -165,7 +170,7 @@ def _same_dims(a: tuple, b: tuple) -> bool:
         return True
     if len(a) != len(b):
         return False
-    return all(x == y or (not isinstance(x, int) and not isinstance(y, int))
+    return all(x == y or not isinstance(x, int) or not isinstance(y, int)  # symbolic: any
                or x == 0 or y == 0 for x, y in zip(a, b, strict=True))
 
 
@@ -187,8 +192,8 @@ def pair_states(specs: list[InputSpec], outputs: list[onnx.ValueInfoProto],
         if s.name in pairs or s.time is not None:
             continue
         key = normalize_name(s.name)
-        match = [o for o in out_dims if o not in taken and normalize_name(o) == key
-                 and _same_dims(out_dims[o], s.dims)]
+        match = [o for o in out_dims if key and o not in taken and normalize_name(o) == key
+                 and _same_dims(out_dims[o], s.dims)]  # ("input" and "output" both give "")
         if len(match) == 1:
             pairs[s.name] = match[0]
             taken.add(match[0])
@@ -204,7 +209,9 @@ def pair_states(specs: list[InputSpec], outputs: list[onnx.ValueInfoProto],
     out = []
     for s in specs:
         if s.name in pairs:
-            out.append(InputSpec(s.name, s.dims, None, s.batch, s.how, pairs[s.name]))
+            free = [i for i, d in enumerate(s.dims) if not (isinstance(d, int) and d > 0)]
+            batch = free[0] if s.batch is None and len(free) == 1 else s.batch  # (2, ?, 128)
+            out.append(dataclasses.replace(s, time=None, batch=batch, state_of=pairs[s.name]))
         else:
             out.append(s)
     return out

@@ -73,7 +73,13 @@ def _check_common(ctx: Context, node: onnx.NodeProto, a: dict) -> tuple[Dyn, int
     layout = int(a.get("layout", 0))
     x = ctx.dyn(node.input[0])
     t_ax, b_ax = (1, 0) if layout else (0, 1)
-    if x.time != t_ax:
+    if x.time is None and x.shape[t_ax] == 1:
+        pass  # a step model: one step per frame, the state carried by the op
+    elif x.time is None:
+        raise Refuse(f"its input X has {x.shape[t_ax]} steps but no input axis was taken as "
+                     f"time: the recurrence would run inside one frame; name the input's time "
+                     f"axis (see the hint)")
+    elif x.time != t_ax:
         raise Refuse(f"its input X has no time axis at position {t_ax} (layout={layout})")
     if x.batch != b_ax and not (x.batch is None and x.shape[b_ax] == 1):
         raise Refuse(f"its input X has no batch axis at position {b_ax} (layout={layout})")
@@ -122,29 +128,35 @@ def _outputs(ctx: Context, node: onnx.NodeProto, x: Dyn, layout: int, h_value: s
 
     y, yh = node.output[0] if node.output else "", node.output[1] if len(node.output) > 1 else ""
     yc = node.output[2] if len(node.output) > 2 else ""
-    value = ""
-    if y or yh:
-        value = ctx.emit("Reshape", [h_value], (1, hidden), {"shape": (1, hidden)})
-    base = x.with_(value=value, prov=None, tpad=(0, 0))
+    stepped = x.time is None  # a step model: Y keeps a sequence axis of length 1 in the frame
+    base = x.with_(prov=None, tpad=(0, 0))
     if y:
         t, b = (1, 0) if layout else (0, 2)
-        ctx.set(y, base.with_(shape=ctx.probe_shape(y), time=t, batch=b, prov=prov("h")))
-    last = base.with_(time=None, batch=0 if layout else 1, reduced=True)
+        d = base.with_(shape=ctx.probe_shape(y), time=None if stepped else t,
+                       batch=None if x.batch is None else b)
+        value = ctx.emit("Reshape", [h_value], d.frame, {"shape": d.frame})
+        ctx.set(y, d.with_(value=value, prov=prov("h").reshape(d.frame)))
+    last = base.with_(time=None, batch=None if x.batch is None else 0 if layout else 1,
+                      reduced=not stepped)
     if (yh or yc) and x.tail != 0:
         for name in (yh, yc):
             if name in ctx.used:
                 raise Refuse("Y_h/Y_c of a sequence whose last frames come from right padding")
     if yh:
-        ctx.set(yh, last.with_(shape=ctx.probe_shape(yh), prov=prov("h")))
+        d = last.with_(shape=ctx.probe_shape(yh))
+        value = ctx.emit("Reshape", [h_value], d.frame, {"shape": d.frame})
+        ctx.set(yh, d.with_(value=value, prov=prov("h").reshape(d.frame)))
     if yc:
         if not with_c:
             raise Refuse("has a third output")
-        ctx.set(yc, last.with_(value=None, shape=ctx.probe_shape(yc), prov=prov("c")))
+        d = last.with_(value=None, shape=ctx.probe_shape(yc))
+        ctx.set(yc, d.with_(prov=prov("c").reshape(d.frame)))
 
 
 def _weights(ctx: Context, node: onnx.NodeProto, gates: int) -> tuple[np.ndarray, ...]:
-    w = np.asarray(ctx.invariant(node.input[1], "W"), np.float32)
-    r = np.asarray(ctx.invariant(node.input[2], "R"), np.float32)
+    """W, R (float16 kept as stored: reordering gates is exact), B as float32, hidden size."""
+    w, r = (np.asarray(ctx.invariant(node.input[i], what)) for i, what in ((1, "W"), (2, "R")))
+    w, r = (a if a.dtype == np.float16 else a.astype(np.float32) for a in (w, r))
     hidden = r.shape[-1]
     if ctx.opt(node, 3):
         b = np.asarray(ctx.invariant(node.input[3], "B"), np.float32)[0]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import conv, index_ops, ops, rnn, shape_ops
+from . import conv, frame_ops, index_ops, ops, reductions, rnn, shape_ops
 from .graph import attrs_of
 
 Converter = Callable[..., None]  # (ctx: Context, node: onnx.NodeProto) -> None
@@ -68,7 +68,7 @@ class OpTable:
 
 def register_all(table: OpTable) -> OpTable:
     """Add every ONNX op this package converts to ``table``; returns it."""
-    for module in (ops, rnn, conv, shape_ops, index_ops):
+    for module in (ops, reductions, rnn, conv, frame_ops, shape_ops, index_ops):
         module.register(table)
     return table
 

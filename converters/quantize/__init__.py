@@ -85,9 +85,9 @@ def quantize(graph: Graph, scheme: str = "int8", *, calibration=None,
         if calibration is None:
             raise QuantizationError("int8-full needs calibration data: --calibrate frames.npy "
                                     "(T, *frame) or an .npz with one sequence per key")
+        stats = calibrate(graph, calibration, method, percentile)
         from .full import to_int8_full
 
-        stats = calibrate(graph, calibration, method, percentile)
         return to_int8_full(_with(graph, dict(graph.consts), meta), stats, frozenset(keep))
     consts = dict(graph.consts)
     for op, role in targets:

@@ -85,7 +85,7 @@ def _data(graph: Graph, args: argparse.Namespace):
 
 def add_command(parser: argparse.ArgumentParser) -> None:
     """``edgernn quantize``'s own arguments."""
-    parser.add_argument("model", help="a float .ern model")
+    parser.add_argument("model", help="a float .ern model, or a bundled model's name (gesture)")
     parser.add_argument("-o", "--output", required=True, help="the quantized .ern to write")
     parser.add_argument("--verify", action="store_true",
                         help="compare with the float model (error, agreement, accuracy)")
@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.output).suffix != ".ern":
             raise QuantizationError(f"-o {args.output}: the output is an edgernn model; "
                                     f"name it with .ern")
-        graph = edgernn.load(args.model).graph
+        from edgernn.demo import resolve_model
+
+        graph = edgernn.load(resolve_model(args.model)).graph
         q, report = apply(graph, args)
         edgernn.save(q, args.output)
     except (EdgeRNNError, OSError) as e:

@@ -1,6 +1,7 @@
-"""fp32 convolution causal over time, streamed with a per-stream ring buffer.
+"""Convolution causal over time, streamed with a per-stream ring buffer.
 
-One kernel, :func:`conv_time`, serves the IR ``Conv`` op: a 1-D conv over time
+One kernel per precision serves the IR ``Conv`` op (:func:`conv_time` fp32,
+:func:`conv_time_i8` int8 with int32 accumulation): a 1-D conv over time
 (frame ``(Cin,)``, passed as ``(Cin, 1)`` with ``Kf = 1``) and a 2-D conv over
 (time, frequency) (frame ``(Cin, F)``).  Time is causal: a ring of the last
 ``L = (Kt-1)*dilation + 1`` frames per stream, zero at the start, stands for the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
+from .fixedpoint import mbqm_double
 
 
 @kernel
@@ -206,5 +208,68 @@ def conv_time(x, w, b, hist, count, y, stride, dilation, delay, groups, fstride,
             else:
                 _emit(hist[bi], pos, w2, b, y[m, bi], groups, kf, fstride, fdilation, fpad0,
                       col)
+        m += 1
+    return m
+
+
+@kernel
+def _qemit(hb, pos, w2, b, qm, zp, lo, hi, yb, groups, kf, fstride, fdilation, fpad0, col):
+    """One int8 output frame of one stream: im2col of centered taps, then per output
+    channel clamp(mbqm(b + w2[co] . col, qm[co]) + zp, lo, hi) (TFLite ConvPerChannel;
+    double rounding, as the interpreter's CONV_2D and DEPTHWISE_CONV_2D).
+
+    hb i16[L, Cin, Fin] ring of x - zp_x; w2 i8[Cout, Cg*Kt*Kf]; b i32[Cout];
+    qm i64[2, Cout]; yb i8[Cout, Fout]; col i16[Cg*Kt*Kf] scratch.
+    """
+    cout, fout = yb.shape
+    cg = hb.shape[1] // groups
+    og = cout // groups
+    r = col.shape[0]
+    for fo in range(fout):
+        for g in range(groups):
+            _gather_col(hb, pos, g * cg, cg, kf, fo * fstride - fpad0, fdilation, col)
+            for co in range(g * og, (g + 1) * og):
+                acc = np.int32(0)
+                for k in range(r):
+                    acc = np.int32(acc + np.int32(w2[co, k]) * np.int32(col[k]))
+                v = mbqm_double(np.int64(acc) + b[co], qm[0, co], qm[1, co]) + zp
+                yb[co, fo] = max(min(v, hi), lo)
+
+
+@kernel
+def conv_time_i8(x, w, b, qm, zq, hist, count, y, stride, dilation, delay, groups, fstride,
+                 fdilation, fpad0, col, pos):
+    """:func:`conv_time` on int8 activations; returns the output frames written.
+
+    x i8[T, B, Cin, Fin]; w i8[Cout, Cin/groups, Kt, Kf]; b i32[Cout] (bias at
+    scale_x * scale_w); qm i64[2, Cout] (multipliers, shifts) per output channel;
+    zq i64[4] = (zp_x, zp_y, lo, hi) (lo/hi: the fused activation's range);
+    hist i16[B, L, Cin, Fin] holds x - zp_x, so its zeros at the start are the input
+    zero point: left (and frequency) padding contributes exactly 0, as TFLite's
+    skipped padding taps do; count, y i8[M, B, Cout, Fout], col i16 and pos as
+    :func:`conv_time`.
+    """
+    t_len, nb = x.shape[0], x.shape[1]
+    cout, cg, kt, kf = w.shape
+    ring = hist.shape[1]
+    w2 = w.reshape(cout, cg * kt * kf)
+    m = 0
+    for t in range(t_len):
+        n = count[0]
+        slot = n % ring
+        for bi in range(nb):
+            hs = hist[bi, slot]
+            xs = x[t, bi]
+            for ci in range(xs.shape[0]):
+                for f in range(xs.shape[1]):
+                    hs[ci, f] = np.int64(xs[ci, f]) - zq[0]
+            count[bi] = n + 1
+        if n < delay or (n - delay) % stride != 0:
+            continue
+        for k in range(kt):
+            pos[k] = (n + ring - (kt - 1 - k) * dilation) % ring
+        for bi in range(nb):
+            _qemit(hist[bi], pos, w2, b, qm, zq[1], zq[2], zq[3], y[m, bi], groups, kf,
+                   fstride, fdilation, fpad0, col)
         m += 1
     return m

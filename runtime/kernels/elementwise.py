@@ -1,5 +1,6 @@
-"""fp32 elementwise kernels: the IR ``Binary`` op (``Unary`` is
-:func:`edgernn.kernels.activations.activation`).
+"""Elementwise kernels: the IR ``Binary`` op, fp32 (:func:`binary`) and int8
+(:func:`binary_i8`).  ``Unary`` is :func:`edgernn.kernels.activations.activation`
+(fp32) and :func:`edgernn.kernels.quant.lut8` (int8, a 256-entry table).
 
 The planner flattens activations to rows: ``N = T*B`` rows of one frame each.
 ``binary`` takes two row arrays whose frames
@@ -14,10 +15,11 @@ import math
 import numpy as np
 
 from . import kernel
+from .fixedpoint import mbqm_double, wrap32
 
 BINARY: dict[str, int] = {
     name: code
-    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"))
+    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"))
 }
 
 
@@ -46,6 +48,10 @@ def _binary_row(a, b, y, code):
     elif code == 6:
         for i in range(k):
             y[i] = min(a[i], b[i])
+    elif code == 7:  # PRelu: b is the slope of the negative side
+        for i in range(k):
+            v = a[i]
+            y[i] = v * b[i] if v < np.float32(0.0) else v
 
 
 @kernel
@@ -105,3 +111,33 @@ def broadcast_index(shape, out_shape) -> np.ndarray:
         return np.ascontiguousarray(np.broadcast_to(src, out_shape).ravel())
     except ValueError:
         raise ValueError(f"shape {shape} does not broadcast to {out_shape}") from None
+
+
+@kernel
+def binary_i8(a, b, y, code, ia, ib, prm):
+    """Int8 Add (0), Sub (1) or Mul (2) with TFLite's integer rescaling and broadcasting.
+
+    a i8[Na, Ka], b i8[Nb, Kb], y i8[N, K], ia/ib as :func:`binary` (no scratch);
+    prm i64[11] = (zp_a, zp_b, zp_y, lo, hi, m_a, s_a, m_b, s_b, m_y, s_y).
+    Add/Sub (TFLite add.h, left shift 20): ``mbqm((mbqm((a-zp_a) << 20, m_a, s_a) +-
+    mbqm((b-zp_b) << 20, m_b, s_b)), m_y, s_y) + zp_y``; Mul (mul.h):
+    ``mbqm((a-zp_a) * (b-zp_b), m_y, s_y) + zp_y``; then clamped to [lo, hi].  mbqm
+    rounds twice (:func:`~edgernn.kernels.fixedpoint.mbqm_double`), as the interpreter.
+    """
+    nrows, k = y.shape
+    a_const = a.shape[0] == 1 and nrows != 1
+    b_const = b.shape[0] == 1 and nrows != 1
+    ga, gb = ia.shape[0] > 0, ib.shape[0] > 0
+    for n in range(nrows):
+        ra = a[0] if a_const else a[n]
+        rb = b[0] if b_const else b[n]
+        for i in range(k):
+            va = np.int64(ra[ia[i]] if ga else ra[i]) - prm[0]
+            vb = np.int64(rb[ib[i]] if gb else rb[i]) - prm[1]
+            if code == 2:
+                v = mbqm_double(wrap32(va * vb), prm[9], prm[10])
+            else:
+                sa = mbqm_double(va << 20, prm[5], prm[6])
+                sb = mbqm_double(vb << 20, prm[7], prm[8])
+                v = mbqm_double(wrap32(sa - sb if code == 1 else sa + sb), prm[9], prm[10])
+            y[n, i] = max(min(v + prm[2], prm[4]), prm[3])

@@ -116,18 +116,36 @@ def transpose_index(shape, perm=()):
     return _result(np.transpose(src, perm))
 
 
-def pad_index(shape, pads):
-    """Constant pad; ``pads`` = (begin_0..begin_{r-1}, end_0..end_{r-1}) as ONNX.
+PAD_MODES = ("constant", "reflect", "edge", "symmetric")
 
-    Negative pads crop.  Returns (idx with -1 at padding, out_shape).
+
+def pad_index(shape, pads, mode="constant"):
+    """Pad as ONNX; ``pads`` = (begin_0..begin_{r-1}, end_0..end_{r-1}).
+
+    ``mode`` "constant" (index -1: the fill value), "reflect" (mirrored, the edge not
+    repeated; pads below the axis length), "edge" (the edge repeated) or "symmetric"
+    (mirrored with the edge, TFLite MIRROR_PAD SYMMETRIC; pads up to the axis length).  Negative
+    pads crop (constant mode only).  Returns (idx, out_shape).
     """
     src = _frame(shape)
     r = src.ndim
     pads = [int(p) for p in pads]
     if len(pads) != 2 * r:
         raise ValueError(f"pad: {len(pads)} pads for a frame of rank {r} (need {2 * r})")
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: unknown mode {mode!r}; known: {', '.join(PAD_MODES)}")
+    if mode != "constant" and min(pads, default=0) < 0:
+        raise ValueError(f"pad: negative pads {pads} (cropping) need mode 'constant'")
+    if mode == "reflect" and any(max(pads[i], pads[i + r]) >= src.shape[i] for i in range(r)
+                                 if pads[i] or pads[i + r]):
+        raise ValueError(f"pad: reflect pads {pads} must be smaller than the axes {src.shape}")
+    if mode == "symmetric" and any(max(pads[i], pads[i + r]) > src.shape[i] for i in range(r)):
+        raise ValueError(f"pad: symmetric pads {pads} must not exceed the axes {src.shape}")
+    if mode == "edge" and any(src.shape[i] == 0 for i in range(r) if pads[i] or pads[i + r]):
+        raise ValueError("pad: edge padding of an empty axis")
     widths = [(max(pads[i], 0), max(pads[i + r], 0)) for i in range(r)]
-    out = np.pad(src, widths, mode="constant", constant_values=-1)
+    out = (np.pad(src, widths, mode="constant", constant_values=-1) if mode == "constant"
+           else np.pad(src, widths, mode=mode))
     crop = []
     for i in range(r):
         lo, hi = max(-pads[i], 0), max(-pads[i + r], 0)

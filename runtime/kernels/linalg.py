@@ -1,5 +1,6 @@
 """Matrix kernels: the dense layer and the recurrent products, for float32, int8-row
-and int4-group weights (see "packed weights" below).
+and int4-group weights (see "packed weights" below), and the full-integer matmul
+:func:`qmatmul` (int8 activations and weights, int32 accumulation, requantized output).
 
 Both process 4 weight rows per pass: the reduction over the inner axis is one
 loop with 4 accumulators, which LLVM vectorizes (``fastmath`` reassoc/contract)
@@ -14,6 +15,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import kernel
+from .fixedpoint import mbqm, mbqm_double
 
 _ZERO = np.float32(0.0)
 
@@ -128,6 +130,16 @@ def quantize_rows(x, xq, sx):
 
 
 @kernel
+def _dot_q8(w, o, x, n, n_in):
+    """int32 dot of row o of w i8[O, K] with row n of x i8[N, K], truncated to int32 at
+    every step (so LLVM keeps 32-bit lanes: vpmaddwd on x86, sdot / smlal on aarch64)."""
+    acc = np.int32(0)
+    for k in range(n_in):
+        acc = np.int32(acc + np.int32(w[o, k]) * np.int32(x[n, k]))
+    return acc
+
+
+@kernel
 def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     """y (+)= x @ (wq * ws[:, None]).T (+ b) with x quantized per row to int8 on the fly.
 
@@ -142,12 +154,8 @@ def _xwt_q8(x, wq, ws, xq, sx, b, y, accumulate):
     for o in range(n_out):
         bias = b[o] if has_bias else _ZERO
         for n in range(n_rows):
-            # one row at a time, truncated to int32 each step: vpmaddwd on x86, sdot/smlal
-            # on aarch64 (4 rows per pass gave vpmulld, 4x slower; an int64 sum, 5x)
-            acc = np.int32(0)
-            for k in range(n_in):
-                acc = np.int32(acc + np.int32(wq[o, k]) * np.int32(xq[n, k]))
-            v = np.float32(acc) * (sx[n] * ws[o]) + bias
+            # one row at a time (4 rows per pass gave vpmulld, 4x slower; an int64 sum, 5x)
+            v = np.float32(_dot_q8(wq, o, xq, n, n_in)) * (sx[n] * ws[o]) + bias
             y[n, o] = y[n, o] + v if accumulate else v
 
 
@@ -165,32 +173,28 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
     """y (+)= x @ W.T (+ b) for int4 weights in groups along the input axis.
 
     wq i8[O, G*g/2]: two signed int4 per byte; within each group of g values, byte i
-    holds element i in its low nibble and element i + g/2 in its high nibble; rows are
-    padded to whole groups with zeros; gs f32[O, G] the scale of each group;
-    x f32[N, I] (I <= G*g) quantized per row to int8 on the fly (scratch xq i8[>=N,
-    G*g + G*g] whose first G*g columns hold x (zero past I) and the rest the unpacked
-    weight row; sx f32[>=N]); b f32[O] or [0]; y f32[N, O].  int32 per group.
+    holds element i in its low nibble and element i + g/2 in its high nibble (so both
+    halves read x contiguously); rows padded to whole groups with zeros; gs f32[O, G]
+    the scale of each group; x f32[N, I] (I <= G*g) quantized per row to int8 on the
+    fly (scratch xq i8[>=N, >=G*g], zero past I; sx f32[>=N]); b f32[O] or [0];
+    y f32[N, O].  int32 per group.
     """
     n_rows, n_in = x.shape
     n_out, n_groups = gs.shape
-    width = 2 * wq.shape[1]  # G * g
-    g = width // n_groups
-    h = g // 2
+    h = wq.shape[1] // n_groups  # bytes per group = g / 2
     quantize_rows(x, xq[:, :n_in], sx)
-    row = xq[0, width:]  # the unpacked weight row (scratch beyond the quantized x)
     has_bias = b.shape[0] > 0
     for o in range(n_out):
-        for j in range(n_groups):
-            for i in range(h):
-                v = np.int32(wq[o, j * h + i])
-                row[j * g + i] = np.int8(np.int32(v << 28) >> 28)  # low nibble, signed
-                row[j * g + h + i] = np.int8(v >> 4)  # high nibble, signed
         for n in range(n_rows):
             total = _ZERO
             for j in range(n_groups):
                 acc = np.int32(0)
-                for k in range(g):
-                    acc = np.int32(acc + np.int32(row[j * g + k]) * np.int32(xq[n, j * g + k]))
+                base = 2 * h * j
+                for i in range(h):
+                    v = np.int32(wq[o, h * j + i])
+                    lo = np.int32(np.int32(v << 28) >> 28)  # sign-extended low nibble
+                    acc = np.int32(acc + lo * np.int32(xq[n, base + i])
+                                   + np.int32(v >> 4) * np.int32(xq[n, base + h + i]))
                 total += np.float32(acc) * gs[o, j]
             v = total * sx[n] + (b[o] if has_bias else _ZERO)
             y[n, o] = y[n, o] + v if accumulate else v
@@ -199,7 +203,7 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 # --- packed weights: one call for every storage type --------------------------------------
 # A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights;
 # (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows;
-# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, 2 Kp], sx f32[N])  for int4 groups (Kp = G * group),
+# (wq i8[O, Kp/2], gs f32[O, G], xq i8[N, Kp], sx f32[N])  for int4 groups (Kp = G * group),
 # where xq/sx are the scratch that x is quantized into (N = the most rows of one call).
 # The recurrent kernels take packed weights, so one kernel source serves every precision;
 # numba compiles a specialization per pack type.
@@ -265,3 +269,51 @@ def _pack_rows(wp, start, stop):
 def dense_packed(x, wp, b, y):
     """y = x @ W.T + b for a packed weight.  x f32[N, I], b f32[O]|[0], y f32[N, O]."""
     project(x, wp, b, y, False)
+
+
+# --- full integer: int8 activations, int8 weights, requantized outputs -------------------
+
+
+@kernel
+def requant_row(acc, bias, qm, zp, lo, hi, y, accumulate, single):
+    """y[o] = clamp(mbqm(acc[o] + bias[o], qm[0, o], qm[1, o]) + zp (+ y[o]), lo, hi).
+
+    acc i32[>=O] (its first O entries); bias i32[O]; qm i64[2, O] (multipliers, shifts);
+    y i8/i16[O].  One loop per case, branch-free, so LLVM vectorizes the rescale."""
+    n = y.shape[0]
+    m, s = qm[0], qm[1]
+    if single and not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
+    elif single:
+        for o in range(n):
+            v = mbqm(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
+    elif not accumulate:
+        for o in range(n):
+            y[o] = max(min(mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp, hi), lo)
+    else:
+        for o in range(n):
+            v = mbqm_double(np.int64(acc[o]) + bias[o], m[o], s[o]) + zp + y[o]
+            y[o] = max(min(v, hi), lo)
+
+
+@kernel
+def qmatmul(x, w, bias, qm, zp, lo, hi, y, accumulate, single, acc):
+    """y[n, o] = clamp(mbqm(bias[o] + w[o] . x[n], qm[:, o]) + zp (+ y[n, o]), lo, hi).
+
+    x i8[N, K]; w i8[O, K]; bias i32[O] with the input zero point folded in
+    (``b - zp_x * sum_k w[o, k]``); qm i64[2, O] (multipliers, shifts) per output row;
+    zp, lo, hi i64; y i8 or i16 [N, O]; scratch acc i32[>=O].  accumulate: y's previous
+    value is added before the clamp (TFLite's LSTM gate matmuls).  single:
+    single-rounding mbqm, as the interpreter's FULLY_CONNECTED (per-tensor or
+    per-channel); else double rounding, as its CONV_2D, LSTM (measured against LiteRT).
+    The dots are :func:`_dot_q8`'s (one row at a time: vpmaddwd / sdot), then one
+    vectorized rescale per row of x (:func:`requant_row`).
+    """
+    n_rows, n_in = x.shape
+    n_out = w.shape[0]
+    for n in range(n_rows):
+        for o in range(n_out):
+            acc[o] = _dot_q8(w, o, x, n, n_in)
+        requant_row(acc, bias, qm, zp, lo, hi, y[n], accumulate, single)

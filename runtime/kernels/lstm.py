@@ -1,4 +1,5 @@
-"""Float32 LSTM over a chunk of T frames and B streams (ONNX LSTM semantics + TFLite extras).
+"""LSTM over a chunk of T frames and B streams: float32 (ONNX LSTM semantics + TFLite
+extras, :func:`lstm_seq`) and integer (TFLite's int8 "8x8_16" LSTM, :func:`lstm_seq_i8`).
 
 Canonical layout (see :mod:`edgernn.ir`): gate rows ``i, f, c, o`` (c = cell
 candidate), peepholes ``i, f, o``.  Per frame, with ``f, g, h`` the three activations::
@@ -20,7 +21,8 @@ import numpy as np
 
 from . import kernel
 from .activations import SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
-from .linalg import matvec_add, project
+from .fixedpoint import mbqm_double, rdbpot, sat8, sat16, wrap16
+from .linalg import matvec_add, project, qmatmul
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -127,4 +129,81 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
                               acts, alphas, betas)
             if has_proj:
                 _project(hs, projp, bproj, proj_clip, h[s])
+        y[t] = h
+
+
+@kernel
+def _qcell(g, c, p, qp, prm, tabs, hid):
+    """One integer LSTM frame of one stream after the gate matmuls (TFLite 8x8_16).
+
+    g i16[4H] gate pre-activations Q3.12 (i, f, c, o); c i16[H] cell state (in/out) on
+    2**cell_log2; p i32[3H]|[0] peepholes (int16 values), qp i64[2, 3H]; prm see
+    :func:`lstm_seq_i8`; tabs i16[3, 65536] = logistic Q3.12, tanh Q3.12, tanh of the
+    cell (:func:`~edgernn.kernels.fixedpoint.fill_tables`); hid i8[H] <- o * tanh(c)
+    at the hidden scale and zero point.
+    """
+    n = c.shape[0]
+    cell_shift, hm, hsh, hzp = prm[0], prm[2], prm[3], prm[4]
+    cell_clip, gate_clip, forget = prm[6], prm[8], prm[9] != 0
+    sig, tg, tc = tabs[0], tabs[1], tabs[2]
+    peep = p.shape[0] > 0
+    for j in range(n):
+        cj = np.int64(c[j])
+        gi, gf, gc, go = (np.int64(g[j]), np.int64(g[n + j]), np.int64(g[2 * n + j]),
+                          np.int64(g[3 * n + j]))
+        if peep:
+            gi = sat16(mbqm_double(p[j] * cj, qp[0, j], qp[1, j]) + gi)
+            gf = sat16(mbqm_double(p[n + j] * cj, qp[0, n + j], qp[1, n + j]) + gf)
+        if gate_clip > 0:
+            gi = max(min(gi, gate_clip), -gate_clip)
+            gf = max(min(gf, gate_clip), -gate_clip)
+            gc = max(min(gc, gate_clip), -gate_clip)
+        ig = np.int64(sig[gi + 32768])
+        fg = 32767 - ig if forget else np.int64(sig[gf + 32768])
+        cn = sat16(wrap16(rdbpot(fg * cj, 15)) +
+                   wrap16(rdbpot(ig * tg[gc + 32768], cell_shift)))
+        if cell_clip > 0:
+            cn = max(min(cn, cell_clip), -cell_clip)
+        c[j] = cn
+        if peep:
+            go = sat16(mbqm_double(p[2 * n + j] * cn, qp[0, 2 * n + j], qp[1, 2 * n + j]) + go)
+        if gate_clip > 0:
+            go = max(min(go, gate_clip), -gate_clip)
+        og = np.int64(sig[go + 32768])
+        hid[j] = sat8(mbqm_double(og * tc[cn + 32768], hm, hsh) + hzp)
+
+
+@kernel
+def lstm_seq_i8(x, w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, tabs, h, c, y, xw, hid,
+                acc):
+    """Integer LSTM (TFLite UNIDIRECTIONAL_SEQUENCE_LSTM "8x8_16") over T frames, B streams.
+
+    x i8[T, B, I]; w i8[4H, I], r i8[4H, Hr] (gates i, f, c, o); bx i32[4H] = B - zp_x *
+    rowsum(W); bh i32[4H] = -zp_h * rowsum(R); qx, qh i64[2, 4H] (multipliers, shifts)
+    to the gates' Q3.12; p i32[3H]|[0] and qp i64[2, 3H] peepholes; wp i8[P, H]|[0, 0],
+    bp i32[P] = Bproj - zp_hid * rowsum(Wproj), qj i64[2, P] projection;
+    prm i64[10] = (30 + cell_log2, 15 + cell_log2, hidden multiplier, shift, hidden zp,
+    output zp, cell clip, proj clip, gate clip (Q3.12), input_forget); tabs i16[3, 65536]
+    (:func:`_qcell`); h i8[B, Hr], c i16[B, H] state (in/out); y i8[T, B, Hr];
+    scratch xw i16[T, B, 4H], hid i8[1, H], acc i32[max(4H, P)].
+    Per frame: gates = sat16(mbqm(x part)) then sat16(mbqm(h part) + gates),
+    sigmoid/tanh on Q3.12 -> Q0.15 (gemmlowp), int16 cell, h = o * tanh(c) requantized;
+    every rescale rounds twice (mbqm_double), as the interpreter's LSTM does.
+    """
+    n_t, n_b, n_in = x.shape
+    n_g = w.shape[0]
+    lo, hi = np.int64(-32768), np.int64(32767)
+    qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
+            xw.reshape((n_t * n_b, n_g)), False, False, acc)
+    has_proj = wp.shape[0] > 0
+    for t in range(n_t):
+        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, xw[t], True, False, acc)
+        for s in range(n_b):
+            _qcell(xw[t, s], c[s], p, qp, prm, tabs, hid[0] if has_proj else h[s])
+            if has_proj:
+                qmatmul(hid, wp, bp, qj, prm[5], np.int64(-128), np.int64(127),
+                        h[s:s + 1], False, False, acc)
+                if prm[7] > 0:
+                    for k in range(h.shape[1]):
+                        h[s, k] = max(min(h[s, k], prm[7]), -prm[7])
         y[t] = h

@@ -1,4 +1,5 @@
-"""fp32 normalization kernels: Softmax / LogSoftmax, Reduce, LayerNorm.
+"""Normalization kernels: Softmax / LogSoftmax, Reduce, LayerNorm (fp32) and the int8
+Softmax (:func:`softmax_i8`).
 
 Frames are viewed as ``(O, L, I)`` around the axis (or axes) being normalized or
 reduced: ``O`` = product of the axes before, ``L`` = the axis, ``I`` = the axes after.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
+from .fixedpoint import one_over_one_plus_x, rdbpot, srdhm32, wrap32
 
 REDUCE: dict[str, int] = {"Mean": 0, "Max": 1, "Min": 2, "Sum": 3}
 
@@ -170,3 +172,47 @@ def layernorm(x, scale, bias, eps, y):
             else:
                 for l in range(nl):
                     yr[l] = (xr[l] - mean) * r * scale[l]
+
+
+@kernel
+def _clz32(x):
+    """Leading zeros of x (0 < x < 2**32) as a uint32."""
+    n = 0
+    while x < (np.int64(1) << 31):
+        x <<= 1
+        n += 1
+    return n
+
+
+@kernel
+def softmax_i8(x, y, table, diff_min):
+    """int8 Softmax over axis 2 with TFLite's reference semantics (reference_ops::Softmax,
+    gemmlowp fixed point); output scale 1/256, zero point -128.
+
+    x, y i8[N, O, L, I]; table i32[256]: exp(rescaled d) as Q0.31 for d = code - max
+    in [-255, 0] (index d + 255, :func:`~edgernn.ops.qelementwise.softmax_table`);
+    diff_min i64: differences below it give -128.  Per softmax row: sum the exps in
+    Q12.19, GetReciprocal (1/(1+x) Newton-Raphson), then each output
+    RoundingDivideByPOT(recip * exp, bits over unit + 23) - 128.
+    """
+    nrows, no, nl, ni = x.shape
+    for n in range(nrows):
+        for o in range(no):
+            for i in range(ni):
+                top = np.int64(-128)
+                for k in range(nl):
+                    top = max(top, np.int64(x[n, o, k, i]))
+                total = np.int64(0)
+                for k in range(nl):
+                    d = np.int64(x[n, o, k, i]) - top
+                    if d >= diff_min:
+                        total = wrap32(total + rdbpot(np.int64(table[d + 255]), 12))
+                headroom = _clz32(total)
+                over = 12 - headroom
+                scale = one_over_one_plus_x(((total << headroom) & 0xFFFFFFFF) - (1 << 31), 32)
+                for k in range(nl):
+                    d = np.int64(x[n, o, k, i]) - top
+                    v = np.int64(-128)
+                    if d >= diff_min:
+                        v = rdbpot(srdhm32(scale, np.int64(table[d + 255])), over + 23) - 128
+                    y[n, o, k, i] = max(min(v, np.int64(127)), np.int64(-128))

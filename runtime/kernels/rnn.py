@@ -1,4 +1,5 @@
-"""Float32 Elman RNN over a chunk of T frames and B streams (ONNX RNN semantics).
+"""Elman RNN over a chunk of T frames and B streams (ONNX RNN semantics): float32
+(:func:`rnn_seq`) and integer (:func:`rnn_seq_i8`).
 
 ``h' = f(clip(x W^T + h R^T + b))``: the input projection ``x W^T + b`` runs for
 all T frames in one pass, then each frame adds ``h R^T`` for all B streams in one
@@ -11,7 +12,8 @@ import numpy as np
 
 from . import kernel
 from .activations import apply_activation
-from .linalg import project
+from .fixedpoint import mbqm_double, sat8
+from .linalg import project, qmatmul
 from .lstm import clip_inplace
 
 _ZERO = np.float32(0.0)
@@ -38,4 +40,39 @@ def rnn_seq(x, wp, rp, b, h, y, xw, clip, act, alpha, beta):
                 clip_inplace(gs, clip)
             apply_activation(gs, act, alpha, beta)
         h[:] = g
+        y[t] = h
+
+
+@kernel
+def rnn_seq_i8(x, w, r, bx, bh, qx, qh, prm, tabs, h, y, xw, acc):
+    """Integer RNN over T frames of B streams (edgernn's scheme; TFLite has no int8 RNN).
+
+    x i8[T, B, I]; w i8[H, I]; r i8[H, H]; bx i32[H] = B - zp_x*rowsum(W), bh i32[H] =
+    -zp_h*rowsum(R); qx, qh i64[2, H]; prm i64[5] = (Q0.15 -> h multiplier, shift,
+    zp_h, activation code (0 Sigmoid, 1 Tanh, 2 Relu), clip in Q3.12 or 0);
+    tabs i16[2+, 65536] (logistic, tanh on Q3.12); h i8[B, H] state codes;
+    y i8[T, B, H]; scratch xw i16[T, B, H], acc i32[H].
+    Tanh/Sigmoid: a = sat16(mbqm(h part) + sat16(mbqm(x part))) in Q3.12, gemmlowp
+    tanh/logistic to Q0.15, requantized to h's codes.  Relu: qx, qh rescale straight to
+    h's scale, h = sat8(max(a, 0) + zp_h).  Rescales round twice, as TFLite's LSTM.
+    """
+    n_t, n_b, n_in = x.shape
+    n_h = h.shape[1]
+    lo, hi = np.int64(-32768), np.int64(32767)
+    qmatmul(x.reshape((n_t * n_b, n_in)), w, bx, qx, np.int64(0), lo, hi,
+            xw.reshape((n_t * n_b, n_h)), False, False, acc)
+    m_out, s_out, zp, code, clip = prm[0], prm[1], prm[2], prm[3], prm[4]
+    tab = tabs[1] if code == 1 else tabs[0]
+    for t in range(n_t):
+        g = xw[t]
+        qmatmul(h, r, bh, qh, np.int64(0), lo, hi, g, True, False, acc)
+        for s in range(n_b):
+            for j in range(n_h):
+                a = np.int64(g[s, j])
+                if code == 2:
+                    h[s, j] = sat8(max(a, 0) + zp)
+                    continue
+                if clip > 0:
+                    a = max(min(a, clip), -clip)
+                h[s, j] = sat8(mbqm_double(tab[a + 32768], m_out, s_out) + zp)
         y[t] = h

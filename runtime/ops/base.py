@@ -13,7 +13,10 @@ A record holds everything the rest of the runtime needs to know about an op kind
 * ``binders``: how to bind it to kernels, keyed by the dtypes of its inputs;
 * ``kernels``: the jitted entry points those binders call (warmup compiles them);
 * ``weights``: the roles holding weight matrices (what quantization compresses);
-* ``reference``: the float64 implementation the reference backend runs.
+* ``reference``: the float64 implementation the reference backend runs;
+* ``requires(op) -> set[str]``: features a reader must implement to run this op as
+  configured (an attribute value older readers do not know), written to the ``.ern``
+  file's ``requires`` so they refuse the file instead of misreading it.
 
 The planner, ``info``, ``warmup``, the fusion pass and the reference backend read
 these records; nothing else lists op kinds.
@@ -101,6 +104,10 @@ def _no_macs(op: Op, graph: Any) -> int:
     return 0
 
 
+def _no_features(op: Op) -> set[str]:
+    return set()
+
+
 @dataclass(frozen=True)
 class OpDef:
     """Everything about one op kind (see the module docstring)."""
@@ -119,6 +126,7 @@ class OpDef:
     weights: tuple[str, ...] = ()  # roles holding weight matrices a quantizer may compress
     fusable: bool = False  # its kernel can apply a following activation (an epilogue)
     alias: bool = False  # its output is a view of its first input, no kernel
+    requires: Callable[[Op], set[str]] = _no_features
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))

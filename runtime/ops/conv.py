@@ -15,6 +15,7 @@ from ..ir import Op
 from ..kernels import conv, fused
 from ..reference import ops as ref_ops
 from .base import Binder, OpDef, RefCall, Shape, StateDecl, need, opt, register, size
+from .qlinear import Q8_ONLY, bind_conv_i8
 
 
 def infer(op: Op, s: list, consts=None) -> Shape:
@@ -42,7 +43,9 @@ def states(op: Op, graph) -> list[StateDecl]:
     x, w = graph.shape(op.inputs[0]), graph.shape(op.inputs[1])
     frames = (w[2] - 1) * int(op.attr("dilation")) + 1
     hist = (frames, x[0], x[1] if len(x) == 2 else 1)
-    return [StateDecl("hist", hist, np.float32), StateDecl("count", (), np.int64)]
+    integer = graph.values[op.inputs[0]].dtype != "f32"  # int8: x - zp_x in int16
+    return [StateDecl("hist", hist, np.int16 if integer else np.float32),
+            StateDecl("count", (), np.int64)]
 
 
 def schedule(sched: tuple[int, int], op: Op) -> tuple[int, int]:
@@ -119,6 +122,8 @@ register(OpDef(
     "frames by which the source model's padding looks ahead). Over the frequency "
     "axis: an ordinary conv with freq_stride/freq_dilation/freq_pads.",
     infer=infer, reference=reference, states=states, schedule=schedule, macs=macs, weights=("W",),
-    fusable=True, binders=(Binder(bind_f32, {"W": PACKED}),),  # quantized W: widened at load
-    kernels=(conv.conv_time, fused.conv_time_act),
+    fusable=True,
+    binders=(Binder(bind_f32, {"W": PACKED}),  # quantized W: widened at load
+             Binder(bind_conv_i8, Q8_ONLY)),
+    kernels=(conv.conv_time, fused.conv_time_act, conv.conv_time_i8),
 ))

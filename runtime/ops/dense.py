@@ -6,6 +6,7 @@ from ..bindings import EMPTY1, PACKED, Context, each_n, pack, rows
 from ..ir import Op
 from ..kernels import fused, linalg
 from .base import Binder, OpDef, RefCall, Shape, need, opt, register, size
+from .qlinear import Q8_ONLY, bind_dense_i8
 
 
 def infer(op: Op, s: list, consts=None) -> Shape:
@@ -41,5 +42,6 @@ register(OpDef(
     "Dense", ("x", "W", "B?"), {},
     "y = x @ W.T + B over the last axis. W (out, in), B (out,).",
     infer=infer, reference=reference, macs=macs, fusable=True, weights=("W",),
-    binders=(Binder(bind_float, {"W": PACKED}),), kernels=(linalg.dense_packed, fused.dense_act),
+    binders=(Binder(bind_float, {"W": PACKED}), Binder(bind_dense_i8, Q8_ONLY)),
+    kernels=(linalg.dense_packed, fused.dense_act, linalg.qmatmul),
 ))

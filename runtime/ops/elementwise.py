@@ -10,10 +10,11 @@ import numpy as np
 from ..activations import ACTIVATIONS, lookup
 from ..bindings import F32, NO_INDEX, Context, each_n, rows
 from ..ir import GraphError, Op
-from ..kernels import activations, elementwise
+from ..kernels import activations, elementwise, quant
 from ..kernels.elementwise import BINARY, broadcast_index
 from ..reference import ops as ref_ops
 from .base import Binder, OpDef, RefCall, Shape, need, register
+from .qelementwise import INT8, bind_binary_i8, bind_unary_i8
 
 
 def unary_params(op: Op) -> tuple[np.int64, np.float32, np.float32]:
@@ -90,17 +91,24 @@ def ref_binary(c: RefCall) -> np.ndarray:
     return ref_ops.binary(c.attr("fn"), a, b)
 
 
+def _binary_features(op: Op) -> set[str]:
+    return {"binary-prelu"} if op.attr("fn") == "PRelu" else set()
+
+
 register(
     OpDef("Unary", ("x",), {"fn": "Relu", "alpha": None, "beta": None},
           "Elementwise activation fn of edgernn.activations (alpha/beta None = its "
           "defaults): Relu, LeakyRelu(alpha), Sigmoid, Tanh, Sqrt, Exp, Log, Abs, Neg, "
           "Reciprocal, Softplus, Softsign, Elu(alpha), HardSigmoid(alpha, beta), "
           "Clip(min=alpha, max=beta), Erf, Gelu, Rsqrt, Square, HardSwish, Silu, ...",
-          infer=infer_unary, reference=ref_unary, binders=(Binder(bind_unary),),
-          kernels=(activations.activation,)),
+          infer=infer_unary, reference=ref_unary,
+          binders=(Binder(bind_unary), Binder(bind_unary_i8, {"x": INT8})),
+          kernels=(activations.activation, quant.lut8)),
     OpDef("Binary", ("a", "b"), {"fn": "Add"},
           "Elementwise fn(a, b) with numpy broadcasting over frame shapes (a constant may "
-          "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min.",
-          infer=infer_binary, reference=ref_binary, binders=(Binder(bind_binary),),
-          kernels=(elementwise.binary,)),
+          "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min, PRelu (b = the "
+          "slope where a < 0).",
+          infer=infer_binary, reference=ref_binary,
+          binders=(Binder(bind_binary), Binder(bind_binary_i8, {"a": INT8, "b": INT8})),
+          kernels=(elementwise.binary, elementwise.binary_i8), requires=_binary_features),
 )

@@ -10,6 +10,7 @@ from ..bindings import F32, Context, each_n, rows
 from ..ir import GraphError, Op
 from ..kernels import layout
 from .base import Binder, OpDef, RefCall, Shape, need, register, same_shape, size
+from .qelementwise import INT8, QUANTIZED, bind_alias_int, bind_concat_i8, bind_indexed_i8
 
 _INDICES = frozenset({"f32", "i32", "i64"})
 
@@ -34,7 +35,7 @@ def index_map(op: Op, shape: tuple, consts) -> tuple[np.ndarray, Shape]:
     if op.kind == "Slice":
         return layout.slice_index(shape, a("axes"), a("starts"), a("ends"), a("steps"))
     if op.kind == "Pad":
-        return layout.pad_index(shape, a("pads"))
+        return layout.pad_index(shape, a("pads"), a("mode"))
     return layout.gather_index(shape, _indices(op, consts), a("axis"))
 
 
@@ -67,7 +68,8 @@ def ref_indexed(c: RefCall) -> np.ndarray:
     if c.op.kind == "Pad":
         p = a("pads")
         grow = [(0, 0), (0, 0)] + [(max(p[i], 0), max(p[i + rank], 0)) for i in range(rank)]
-        y = np.pad(x, grow, constant_values=a("value"))
+        y = (np.pad(x, grow, constant_values=a("value")) if a("mode") == "constant"
+             else np.pad(x, grow, mode=a("mode")))
         crop = [slice(None)] * 2 + [slice(max(-p[i], 0), y.shape[i + 2] - max(-p[i + rank], 0))
                                     for i in range(rank)]
         return y[tuple(crop)]
@@ -127,22 +129,34 @@ def ref_identity(c: RefCall) -> np.ndarray:
     return c.arg("x")
 
 
-_INDEXED = dict(infer=infer_indexed, reference=ref_indexed, binders=(Binder(bind_indexed),),
+def _pad_features(op: Op) -> set[str]:
+    return set() if op.attr("mode") == "constant" else {"pad-modes"}
+
+
+_INDEXED = dict(infer=infer_indexed, reference=ref_indexed,
+                binders=(Binder(bind_indexed), Binder(bind_indexed_i8, {"x": INT8})),
                 kernels=(layout.gather,))
-_VIEW = dict(alias=True, binders=(Binder(bind_alias),))
+_VIEW = dict(alias=True,
+             binders=(Binder(bind_alias), Binder(bind_alias_int, {"x": QUANTIZED})))
 register(
     OpDef("Concat", ("x*",), {"axis": -1}, "Concatenate values/constants on a frame axis.",
-          infer=infer_concat, reference=ref_concat, binders=(Binder(bind_concat),),
+          infer=infer_concat, reference=ref_concat,
+          binders=(Binder(bind_concat), Binder(bind_concat_i8, {"x": INT8})),
           kernels=(layout.scatter,)),
     OpDef("Transpose", ("x",), {"perm": ()}, "Permute frame axes.", **_INDEXED),
     OpDef("Slice", ("x",), {"axes": (), "starts": (), "ends": (), "steps": ()},
           "Slice frame axes (numpy semantics, ends clamped).", **_INDEXED),
     OpDef("Gather", ("x", "indices"), {"axis": 0},
           "Take constant indices along a frame axis.",
-          **{**_INDEXED, "binders": (Binder(bind_indexed, {"indices": _INDICES}),)}),
-    OpDef("Pad", ("x",), {"pads": (), "value": 0.0},
-          "Constant padding of frame axes: pads = (begin_0, ..., begin_n, end_0, ..., end_n).",
-          **_INDEXED),
+          **{**_INDEXED, "binders": (Binder(bind_indexed, {"indices": _INDICES}),
+                                     Binder(bind_indexed_i8,
+                                            {"x": INT8, "indices": _INDICES}))}),
+    OpDef("Pad", ("x",), {"pads": (), "value": 0.0, "mode": "constant"},
+          "Padding of frame axes: pads = (begin_0, ..., begin_n, end_0, ..., end_n); mode "
+          "'constant' (value; negative pads crop), 'reflect' (mirrored without the edge) or "
+          "'edge' (the edge repeated), as ONNX Pad; 'symmetric' (mirrored with the edge, "
+          "TFLite MIRROR_PAD).",
+          **_INDEXED, requires=_pad_features),
     OpDef("Reshape", ("x",), {"shape": ()}, "New frame shape, same elements (a view).",
           infer=infer_reshape, reference=ref_reshape, **_VIEW),
     OpDef("Identity", ("x",), {}, "y = x (an alias, no copy).",

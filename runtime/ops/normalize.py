@@ -11,6 +11,7 @@ from ..kernels import layout, normalize
 from ..kernels.normalize import REDUCE
 from ..reference import ops as ref_ops
 from .base import Binder, OpDef, RefCall, Shape, axis_of, need, opt, register, size
+from .qelementwise import INT8, bind_softmax_i8
 
 
 def infer_softmax(op: Op, s: list, consts=None) -> Shape:
@@ -107,8 +108,9 @@ def ref_layernorm(c: RefCall) -> np.ndarray:
 
 register(
     OpDef("Softmax", ("x",), {"axis": -1, "log": False}, "(Log)Softmax over one frame axis.",
-          infer=infer_softmax, reference=ref_softmax, binders=(Binder(bind_softmax),),
-          kernels=(normalize.softmax,)),
+          infer=infer_softmax, reference=ref_softmax,
+          binders=(Binder(bind_softmax), Binder(bind_softmax_i8, {"x": INT8})),
+          kernels=(normalize.softmax, normalize.softmax_i8)),
     OpDef("Reduce", ("x",), {"fn": "Mean", "axes": (-1,), "keepdims": False},
           "Mean, Max, Min or Sum over frame axes.",
           infer=infer_reduce, reference=ref_reduce, binders=(Binder(bind_reduce),),

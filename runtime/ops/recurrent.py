@@ -15,8 +15,11 @@ from ..kernels import gru, lstm, rnn
 from ..kernels.activations import activation_params
 from ..reference import cells
 from .base import Binder, OpDef, RefCall, Shape, StateDecl, need, opt, register, size
+from .qrecurrent import RECURRENT_INT, bind_gru_i8, bind_lstm_i8, bind_rnn_i8, state_dtypes
 
 _ACT = {"activation_alpha": (), "activation_beta": ()}
+#: attributes only the integer LSTM reads (neutral for float): see edgernn.ops.qrecurrent
+_LSTM_INT = {"cell_scale_log2": 0, "hidden_scale": 0.0, "hidden_zero_point": 0}
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 N_ACTS = {"LSTM": 3, "GRU": 2, "RNN": 1}
 
@@ -67,10 +70,11 @@ def infer(op: Op, s: list, consts=None) -> Shape:
 
 def states(op: Op, graph) -> list[StateDecl]:
     out = graph.shape(op.outputs[0])
-    decls = [StateDecl("h", out, np.float32, "H0")]
+    h_dtype, c_dtype = state_dtypes(op, graph)
+    decls = [StateDecl("h", out, h_dtype, "H0")]
     if op.kind == "LSTM":
         hidden = graph.shape(op.inputs[1])[0] // 4
-        decls.append(StateDecl("c", (hidden,), np.float32, "C0"))
+        decls.append(StateDecl("c", (hidden,), c_dtype, "C0"))
     return decls
 
 
@@ -187,7 +191,7 @@ OPDEFS = {
         "LSTM", ("x", "W", "R", "B?", "P?", "Wproj?", "Bproj?", "H0?", "C0?"),
         {"hidden_size": 0, "proj_size": 0, "clip": 0.0, "input_forget": False,
          "cell_clip": 0.0, "proj_clip": 0.0,
-         "activations": ("Sigmoid", "Tanh", "Tanh"), **_ACT},
+         "activations": ("Sigmoid", "Tanh", "Tanh"), **_ACT, **_LSTM_INT},
         "One forward LSTM layer, x (I,) -> h (Hout,). W (4H, I) and R (4H, Hout) in gate "
         "order i,f,c,o; B (4H,) = input bias + recurrent bias; P (3H,) peepholes i,f,o "
         "(the o peephole uses the new cell); Wproj (P, H), Bproj (P,): "
@@ -195,10 +199,13 @@ OPDEFS = {
         "cell_clip > 0 clips c, proj_clip > 0 clips the projection (TFLite); "
         "input_forget couples f = 1 - i. activations (f, g, h) as in ONNX, "
         "activation_alpha/beta aligned one per activation (empty = ONNX defaults). "
-        "H0/C0 are optional constant initial states.",
-        reference=ref_lstm, binders=(Binder(bind_lstm, _WEIGHTS | {"Wproj": PACKED}),),
+        "H0/C0 are optional constant initial states. Integer (int8 x, q8 weights): "
+        "cell_scale_log2 is the int16 cell's power-of-two scale, hidden_scale/"
+        "hidden_zero_point quantize o*tanh(c) before a projection (edgernn.ops.quant).",
+        reference=ref_lstm, binders=(Binder(bind_lstm, _WEIGHTS | {"Wproj": PACKED}),
+                                     Binder(bind_lstm_i8, RECURRENT_INT)),
         weights=("W", "R", "Wproj"),
-        kernels=(lstm.lstm_seq,),
+        kernels=(lstm.lstm_seq, lstm.lstm_seq_i8),
         **_COMMON),
     "GRU": OpDef(
         "GRU", ("x", "W", "R", "WB?", "RB?", "H0?"),
@@ -207,13 +214,15 @@ OPDEFS = {
         "One forward GRU layer, gate order z,r,h. W (3H, I), R (3H, H), WB and RB (3H,). "
         "h~ = g(x Wh + (r*h) Rh + Rbh + Wbh) or, linear_before_reset, "
         "g(x Wh + r*(h Rh + Rbh) + Wbh); h' = (1-z) h~ + z h.",
-        reference=ref_gru, binders=(Binder(bind_gru, _WEIGHTS),), kernels=(gru.gru_seq,),
-        **_GR),
+        reference=ref_gru,
+        binders=(Binder(bind_gru, _WEIGHTS), Binder(bind_gru_i8, RECURRENT_INT)),
+        kernels=(gru.gru_seq, gru.gru_seq_i8), **_GR),
     "RNN": OpDef(
         "RNN", ("x", "W", "R", "B?", "H0?"),
         {"hidden_size": 0, "clip": 0.0, "activations": ("Tanh",), **_ACT},
         "One forward Elman RNN layer: h' = f(W x + R h + B). W (H, I), R (H, H), B (H,).",
-        reference=ref_rnn, binders=(Binder(bind_rnn, _WEIGHTS),), kernels=(rnn.rnn_seq,),
-        **_GR),
+        reference=ref_rnn,
+        binders=(Binder(bind_rnn, _WEIGHTS), Binder(bind_rnn_i8, RECURRENT_INT)),
+        kernels=(rnn.rnn_seq, rnn.rnn_seq_i8), **_GR),
 }
 register(*OPDEFS.values())

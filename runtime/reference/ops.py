@@ -100,13 +100,14 @@ def unary(fn, x, alpha=0.0, beta=0.0):
 
 
 def binary(fn, a, b):
-    """ONNX Add/Sub/Mul/Div/Pow/Max/Min with numpy broadcasting, float64."""
+    """ONNX Add/Sub/Mul/Div/Pow/Max/Min/PRelu (b = slope) with numpy broadcasting, float64."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     with np.errstate(all="ignore"):
         return {
             "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
             "Pow": np.power, "Max": np.maximum, "Min": np.minimum,
+            "PRelu": lambda x, slope: np.where(x < 0, x * slope, x),
         }[fn](a, b)
 
 
