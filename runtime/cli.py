@@ -263,6 +263,10 @@ def build_parser(with_convert: bool | str = True) -> argparse.ArgumentParser:
     p.add_argument("--no-cold", action="store_true", help="skip the start-up and memory "
                                                           "measurements (child processes)")
     p.set_defaults(func=cmd_bench)
+    from . import imu_cli, listen
+
+    listen.add_parser(sub)
+    imu_cli.add_parser(sub)
     for name in TOOLCHAIN:
         _add_toolchain(sub, name, with_convert is True or with_convert == name)
     return parser

@@ -174,7 +174,22 @@ def _stages(models: Iterable[str]) -> list[Callable[[], None]]:
 
     return ([lambda g=g: exercise(g()) for g in (kitchen_sink, looped, integer_sink,
                                                  hybrid_sink)]
-            + [lambda p=p: one_frame(p) for p in models])
+            + [live_input] + [lambda p=p: one_frame(p) for p in models])
+
+
+def live_input() -> None:
+    """What `edgernn listen` / `imu` compile besides the models: every front end's kernels
+    (:func:`edgernn.features.warmup`) and the streaming resampler (48 kHz devices)."""
+    from . import features
+    from .resample import Resampler, resample
+
+    features.warmup()
+    for channels in (1, 2):
+        r = Resampler(48000, 16000, channels)
+        r.process(np.zeros((480, channels), np.float32))
+        r.skip(48)
+        r.flush()
+    resample(np.zeros(441, np.float32), 44100, 16000)
 
 
 Report = Callable[[int, int, str, bool], None]
