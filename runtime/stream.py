@@ -71,9 +71,9 @@ class Stream(StreamBase):
         """
         fast = self._fast
         if (fast is not None and type(frame) is np.ndarray and frame.shape == fast[0]
-                and out is None and not inputs):
+                and not inputs and (out is None or self._out_fits(out, fast))):
             # one float input, one output: load, run and copy out in one compiled call
-            y = np.empty(fast[1], fast[2])
+            y = np.empty(fast[1], fast[2]) if out is None else out
             try:
                 n = fast[3](fast[4], frame, y)  # the compiled entry, float32 frames
             except TypeError:  # another dtype (raised before anything ran)
@@ -86,6 +86,12 @@ class Stream(StreamBase):
             self._frames += 1
             return y if n else None
         return self._step(frame, out, inputs)
+
+    @staticmethod
+    def _out_fits(out: Any, fast: tuple) -> bool:
+        """An ``out=`` the compiled step writes into directly (else: checked, copied)."""
+        return (type(out) is np.ndarray and out.shape == fast[1] and out.dtype == fast[2]
+                and out.flags.c_contiguous and out.flags.writeable)
 
     def _step(self, frame: Any, out: np.ndarray | None, inputs: dict):
         """step() for everything the fast path does not take (several inputs, out=, ...)."""
