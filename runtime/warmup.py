@@ -45,7 +45,8 @@ def kitchen_sink() -> Graph:
     g = b.gather(fm, [1, 0], axis=0)
     red = b.reduce("Max", b.pad(g, (0, 1, 0, 1)), axes=(0, 1), keepdims=True)
     mean = b.reduce("Mean", b.concat([fm, g], axis=0), axes=(0,))
-    plain = b.dense(mean, r(2, 4))  # unfused: its own kernel, not only inside dense_act
+    picked = b.add("Where", [b.binary("GreaterEqual", mean, r(4)), mean, r(4)])
+    plain = b.dense(picked, r(2, 4))  # unfused: its own kernel, not only inside dense_act
     out = b.concat([b.reshape(s, (4,)), b.reshape(red, (1,)), mean, plain, r(1)], axis=0)
     b.output(b.softmax(out), "y")
     return b.build()

@@ -47,7 +47,7 @@ _DTYPE_FEATURES = {"i8": "int8-activations", "u8": "uint8-activations",
                    "i16": "int16-activations", "i32": "int32-activations"}
 #: every feature this reader implements
 KNOWN_FEATURES = frozenset({*_DTYPE_FEATURES.values(), "grouped-scales", "pad-modes",
-                            "binary-prelu"})
+                            "binary-prelu", "binary-compare"})
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sHHIQQI28x")
 assert _PREAMBLE.size == ALIGN

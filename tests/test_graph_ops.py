@@ -41,7 +41,7 @@ def test_kitchen_sink_every_op_kind():
     assert {op.kind for op in g.ops} >= {
         "Conv", "LSTM", "GRU", "RNN", "Dense", "Reshape", "Unary", "Binary", "LayerNorm",
         "Transpose", "Slice", "Gather", "Pad", "Reduce", "Concat", "Softmax", "FrameConv",
-        "FrameConvTranspose", "Pool"}
+        "FrameConvTranspose", "Pool", "Where"}
     check(g)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from edgernn.activations import ACTIVATIONS
 from edgernn.kernels.activations import activation as unary
-from edgernn.kernels.elementwise import BINARY, binary, broadcast_index
+from edgernn.kernels.elementwise import BINARY, COMPARISONS, binary, broadcast_index, where
 from edgernn.kernels.layout import (
     concat_index,
     gather,
@@ -124,6 +124,8 @@ def run_binary(fn, a_frame, b_frame, n_rows, a_const=False, b_const=False):
         a = np.abs(a) + F32(0.1)
     if fn == "Div":
         b = np.where(np.abs(b) < 0.1, F32(0.5), b).astype(F32)
+    if fn in COMPARISONS:  # coarse values: ties are frequent, so == and >= are tested
+        a, b = np.round(a * 2) / 2, np.round(b * 2) / 2
     y = np.empty((n_rows, math.prod(out_frame)), F32)
     ia, ib = broadcast_index(a_frame, out_frame), broadcast_index(b_frame, out_frame)
     sa, sb = (np.empty(y.shape[1] if i.size else 0, F32) for i in (ia, ib))
@@ -155,6 +157,30 @@ def test_binary(fn, case):
     a_frame, a_const, b_frame, b_const = BCAST[case]
     got, want = run_binary(fn, a_frame, b_frame, 6, a_const, b_const)
     close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", [("same", (5, 7), (5, 7), (5, 7), ""),
+                                  ("cond_broadcast", (1,), (5, 7), (5, 7), ""),
+                                  ("const_else", (5, 7), (5, 7), (), "b"),
+                                  ("const_cond_rows", (5, 1), (1, 7), (5, 7), "c"),
+                                  ("rank_differs", (7,), (3, 5, 7), (5, 1), "a")])
+def test_where(case):
+    """Where vs numpy's where (the float64 reference), with broadcasting and constants."""
+    _, cf, af, bf, const = case
+    n = 6
+    out = np.broadcast_shapes(cf, af, bf)
+    arrays = []
+    for name, frame in zip("cab", (cf, af, bf), strict=True):
+        x = RNG.standard_normal((1 if name in const else n, *frame)).astype(F32)
+        arrays.append((x > 0).astype(F32) if name == "c" else x)
+    y = np.full((n, math.prod(out)), np.nan, F32)
+    where(*(x.reshape(x.shape[0], -1) for x in arrays), y,
+          *(broadcast_index(f, out) for f in (cf, af, bf)))
+    rank = len(out)
+    lifted = [x.reshape(x.shape[0], *(1,) * (rank - len(f)), *f)
+              for x, f in zip(arrays, (cf, af, bf), strict=True)]
+    want = np.broadcast_to(ref.where(*lifted), (n, *out)).reshape(n, -1)
+    assert np.array_equal(y, want)
 
 
 def test_binary_single_row_and_alias():

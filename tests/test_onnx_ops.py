@@ -68,6 +68,31 @@ def test_binary_with_constants_and_broadcast():
     check(nodes, inits)
 
 
+def test_comparisons_cast_and_where():
+    """A gate on data, Where(x > c, x, 0.1 x), and every comparison cast to float, vs ORT;
+    the input is on a grid of halves and the constants too, so == and >= meet ties."""
+    nodes = [node("Greater", ["x", "c1"], "gt"), node("Mul", ["x", "tenth"], "small"),
+             node("Where", ["gt", "x", "small"], "w")]
+    outs = ["w"]
+    for k, op in enumerate(["Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal"]):
+        nodes += [node(op, ["x", "c2"], f"b{k}"), node("Cast", [f"b{k}"], f"f{k}", to=1)]
+        outs.append(f"f{k}")
+    nodes.append(node("Concat", outs, "y", axis=-1))
+    inits = {"tenth": np.float32(0.1).reshape(()), "c1": c(F),
+             "c2": (np.round(c(F) * 4) / 2).astype(np.float32)}
+    graph = helper.make_graph(
+        nodes, "ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["time", 1, F])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    g = load_onnx(model)
+    assert {"Where", "Binary"} <= {op.kind for op in g.ops}
+    x = (np.round(c(80, 1, F) * 4) / 2).astype(np.float32)
+    assert np.mean(x == inits["c2"]) > 0.1
+    res = verify(model, g, inputs={"x": x}, tolerance=0.0)
+    assert res.passed, str(res)
+
+
 def test_gemm_and_matmul_variants():
     nodes = [node("Gemm", ["x", "w", "bias"], "g", transB=1, alpha=0.5, beta=2.0),
              node("MatMul", ["g", "w2"], "m"), node("MatMul", ["m", "v"], "y")]

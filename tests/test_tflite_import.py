@@ -171,3 +171,21 @@ def test_axes_option_gives_a_window_model():
     name = load_tflite(path).inputs[0].name
     with pytest.raises(UnsupportedModelError, match="UNIDIRECTIONAL_SEQUENCE_LSTM.*operator 0"):
         load_tflite(path, axes={name: "BFF"})
+
+
+def test_comparisons_select_cast_and_if_on_data():
+    """select_if: where(x > c, ...), x >= c2 and x == c2 cast to float, and an IF on
+    mean(x) > 0 (both branches run, Where picks) - invoke by invoke; the input on a grid of
+    halves so the comparisons meet ties, and about half the frames take each branch."""
+    graph = load_tflite(FIXTURES / "select_if.tflite")
+    assert {"Where", "Binary"} <= {op.kind for op in graph.ops}
+    rng = np.random.default_rng(0)
+    x = (np.round(rng.normal(0, 1, (200, 8)) * 2) / 2).astype(np.float32)
+    x[::3] += rng.normal(0, 0.3, (67, 8)).astype(np.float32)
+    assert 0.3 < np.mean(x.mean(axis=1) > 0) < 0.7
+    it = interpreter("select_if")
+    want = np.stack([invoke(it, f)[0] for f in x])
+    s = edgernn.Model(graph).stream()
+    assert np.max(np.abs(s.run(x) - want)) <= 1e-5
+    s.reset()
+    assert np.max(np.abs(np.stack([s.step(f) for f in x[:20]]) - want[:20])) <= 1e-5

@@ -10,7 +10,7 @@ offline; see test_tflite_reader).
   share off by one step against the default interpreter (XNNPACK) is printed (``-s``).
 * openWakeWord (float): melspectrogram (input resized to 1760 samples, as the package
   does), embedding_model on 76 mel frames, the wake-word heads on 16 embeddings: max abs
-  error <= 1e-4.  hey_jarvis branches on data (IF) and is refused by name.
+  error <= 1e-4; hey_jarvis, which branches on data (IF), too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from test_tflite_reader import _real_models
 
 import edgernn
 from edgernn import features
-from edgernn.converters import UnsupportedModelError, load_tflite
+from edgernn.converters import load_tflite
 
 try:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -161,5 +161,28 @@ def test_openwakeword_embedding_and_heads(models):
 
 
 def test_openwakeword_hey_jarvis_branches_on_data(models):
-    with pytest.raises(UnsupportedModelError, match=r"IF node 'operator 25'.*control flow"):
-        load_tflite(models["pyopen_wakeword/hey_jarvis.tflite"])
+    """hey_jarvis: IF(score >= threshold, then: a verifier network, else: score).  Both
+    branches run every frame and a Where picks; equal to the interpreter, with inputs that
+    take each branch many times (the first-stage score read from the interpreter)."""
+    data = models["pyopen_wakeword/hey_jarvis.tflite"]
+    graph = load_tflite(data)
+    assert "Where" in {op.kind for op in graph.ops}
+    rng = np.random.default_rng(6)
+    x = (rng.normal(0, 1, (300, 16, 96)) * rng.uniform(0.2, 1.5, (300, 1, 1))).astype(
+        np.float32)
+    got = edgernn.Model(graph).stream().run(x)
+    it = Interpreter(model_content=data, experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    first = next(t["index"] for t in it.get_tensor_details()
+                 if t["name"] == "onnx_tf_prefix_GreaterOrEqual_30")
+    want, taken = [], []
+    for w in x:
+        want.append(invoke(it, w)[0])
+        taken.append(bool(it.get_tensor(first).reshape(-1)[0]))
+    print(f"hey_jarvis: the verifier branch taken on {sum(taken)} of 300 frames")
+    assert 30 <= sum(taken) <= 270, f"the then-branch ran {sum(taken)} times of 300"
+    want = np.stack(want).reshape(-1)
+    assert np.max(np.abs(got.reshape(-1) - want)) <= 1e-4
+    ref = edgernn.Model(graph).stream(backend="reference").run(x)  # float64
+    assert np.max(np.abs(ref.reshape(-1) - want)) <= 1e-4

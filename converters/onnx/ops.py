@@ -21,6 +21,10 @@ from .context import F32_MAX, Context, Dyn, Refuse
 
 #: elementwise ops with two inputs, the IR ``Binary`` function of the same name
 BINARY = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+#: comparisons: the IR ``Binary`` function (1.0 where true, 0.0 where false: booleans
+#: stream as float, and a Cast to float is the identity)
+COMPARE = {"Greater": "Greater", "GreaterOrEqual": "GreaterEqual", "Less": "Less",
+           "LessOrEqual": "LessEqual", "Equal": "Equal"}
 #: elementwise ops with one input, the activation of the same name (edgernn.activations)
 UNARY = ("Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal",
          "Softplus", "Softsign", "Erf", "Gelu", "LeakyRelu", "Elu", "HardSigmoid")
@@ -31,6 +35,9 @@ def register(table) -> None:
     for name in BINARY:
         table.add(binary, name, pass_through=True)
     table.add(binary, "PRelu", pass_through=True)
+    for name in COMPARE:
+        table.add(binary, name, pass_through=True)
+    table.add(Where, pass_through=True)
     for name in UNARY:
         lookup(name)  # fails at import if the activation table lacks it
         table.add(unary, name, pass_through=True)
@@ -124,8 +131,8 @@ def _neutral_operand(ctx: Context, node: onnx.NodeProto) -> Dyn | None:
 
 
 def binary(ctx: Context, node: onnx.NodeProto) -> None:
-    """Add, Sub, Mul, Div, Pow, Max, Min, PRelu (Max/Min with one input, x + 0, x * 1: the
-    identity, which keeps a state's provenance)."""
+    """Add, Sub, Mul, Div, Pow, Max, Min, PRelu and the comparisons (Max/Min with one input,
+    x + 0, x * 1: the identity, which keeps a state's provenance)."""
     names = list(node.input)
     if len(names) == 1:
         ctx.set(node.output[0], ctx.dyn(names[0]))
@@ -137,7 +144,15 @@ def binary(ctx: Context, node: onnx.NodeProto) -> None:
         ctx.set(node.output[0], same)
         return
     out, inputs = broadcast(ctx, node, names)
-    value = ctx.emit("Binary", inputs, out.frame, {"fn": node.op_type}, out=node.output[0])
+    fn = COMPARE.get(node.op_type, node.op_type)
+    value = ctx.emit("Binary", inputs, out.frame, {"fn": fn}, out=node.output[0])
+    ctx.set(node.output[0], out.with_(value=value))
+
+
+def Where(ctx: Context, node: onnx.NodeProto) -> None:
+    """Where(cond, a, b) on data: numpy broadcasting of all three."""
+    out, inputs = broadcast(ctx, node, list(node.input))
+    value = ctx.emit("Where", inputs, out.frame, {}, out=node.output[0])
     ctx.set(node.output[0], out.with_(value=value))
 
 

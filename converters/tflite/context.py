@@ -22,8 +22,9 @@ INT_TYPES = {"INT8": "i8", "UINT8": "u8", "INT16": "i16", "INT32": "i32"}
 
 
 def value_q(t: TensorInfo) -> tuple[str, float, int] | None:
-    """(IR dtype, scale, zero point) of a tensor as an activation; None for float32."""
-    if t.type_name == "FLOAT32":
+    """(IR dtype, scale, zero point) of a tensor as an activation; None for float32 (and
+    BOOL, streamed as float32 1.0/0.0, the IR's comparison results)."""
+    if t.type_name in ("FLOAT32", "BOOL"):
         return None
     q = t.quantization
     if t.type_name not in INT_TYPES or q is None:
@@ -76,6 +77,8 @@ class Context:
             if t.sparse:
                 raise Refuse(f"tensor {t.name!r} is stored sparse; densify the model first")
             return Meta(t.shape, data=t.data, q=None)
+        if 0 in t.shape and not t.is_variable:  # an empty constant has no buffer
+            return Meta(t.shape, data=np.zeros(t.shape, t.dtype), q=None)
         raise Refuse(f"internal error: tensor {i} ({t.name!r}) has not been converted")
 
     def is_const(self, i: int) -> bool:

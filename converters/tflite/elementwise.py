@@ -20,6 +20,9 @@ from .table import converts
 #: builtin -> IR Binary function
 BINARY = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul", "DIV": "Div", "MAXIMUM": "Max",
           "MINIMUM": "Min", "POW": "Pow"}
+#: comparison builtin -> IR Binary function (a float 1.0/0.0 result stands for BOOL)
+COMPARE = {"GREATER": "Greater", "GREATER_EQUAL": "GreaterEqual", "LESS": "Less",
+           "LESS_EQUAL": "LessEqual", "EQUAL": "Equal", "NOT_EQUAL": "NotEqual"}
 #: builtin -> (IR Unary function, alpha, beta)
 UNARY = {"LOGISTIC": ("Sigmoid", None, None), "TANH": ("Tanh", None, None),
          "RELU": ("Relu", None, None), "RELU6": ("Clip", 0.0, 6.0),
@@ -126,6 +129,67 @@ def binary(ctx: Context, op: Operator) -> None:
             ins.append(a if isinstance(a, str) else ctx.add_const(a, f"operand{k}"))
         v = ctx.emit("Binary", ins, ir_shape, {"fn": BINARY[op.opcode]})
     ctx.result(op, out, fused(ctx, op, v, ir_shape, q))
+
+
+def float_operands(ctx: Context, op: Operator, metas: list[Meta], out: Meta,
+                   args: list) -> list[str]:
+    """The IR values of ``align``-ed float operands (constants added as frame constants)."""
+    if any(m.q is not None for m in metas):
+        raise Refuse(f"{op.opcode} of integer tensors; edgernn compares and selects float "
+                     "values")
+    res = []
+    for k, a in enumerate(args):
+        if isinstance(a, Meta):
+            arr = np.asarray(a.data, np.float32)
+            a = ctx.add_const(ctx.frame_const(out, arr, f"{op.opcode} operand {k}"),
+                              f"operand{k}")
+        res.append(a)
+    return res
+
+
+@converts(*COMPARE)
+def compare(ctx: Context, op: Operator) -> None:
+    """A comparison: Binary giving 1.0 where true, 0.0 where false (TFLite: BOOL)."""
+    metas = ctx.inputs(op)
+    out, args = align(ctx, metas, op.opcode)
+    ins = float_operands(ctx, op, metas, out, args)
+    ctx.result(op, out, ctx.emit("Binary", ins, out.ir_shape, {"fn": COMPARE[op.opcode]}))
+
+
+@converts()
+def cast(ctx: Context, op: Operator) -> None:
+    """CAST of data between FLOAT32 and BOOL (a float 1.0/0.0): the identity, or
+    ``x != 0`` to BOOL; other types are refused."""
+    x = ctx.meta(op.inputs[0])
+    src, dst = ctx.tensor(op.inputs[0]).type_name, ctx.out(op).type_name
+    if {src, dst} - {"FLOAT32", "BOOL"}:
+        raise Refuse(f"CAST of data from {src} to {dst}; edgernn casts float32 and bool")
+    if src == "FLOAT32" and dst == "BOOL":
+        zero = ctx.add_const(np.float32(0), "zero")
+        ctx.result(op, x, ctx.emit("Binary", [x.value, zero], x.ir_shape, {"fn": "NotEqual"}))
+    else:
+        ctx.put(op.outputs[0], x)
+
+
+@converts("SELECT", "SELECT_V2")
+def select(ctx: Context, op: Operator) -> None:
+    """SELECT_V2(cond, a, b) -> Where (numpy broadcasting; SELECT: same shapes, or a
+    condition of rank 1 over the first axis, which is what TFLite's SELECT allows)."""
+    metas = ctx.inputs(op)
+    cond = metas[0]
+    if op.opcode == "SELECT" and cond.rank == 1 and metas[1].rank > 1:
+        raise Refuse("SELECT with a rank-1 condition over the rows of a matrix")
+    where(ctx, op, metas[0], metas[1], metas[2])
+
+
+def where(ctx: Context, op: Operator, cond: Meta, a: Meta, b: Meta, k: int = 0) -> None:
+    """Output ``k`` of ``op`` = ``a`` where ``cond``, else ``b`` (an IR Where)."""
+    metas = [cond, a, b]
+    if a.is_const and b.is_const:
+        raise Refuse("a selection between two constants by data")
+    out, args = align(ctx, metas, op.opcode)
+    ins = float_operands(ctx, op, metas, out, args)
+    ctx.result(op, out, ctx.emit("Where", ins, out.ir_shape), k)
 
 
 @converts(*UNARY)

@@ -39,7 +39,8 @@ from .variables import Variables
 from .variables import states as variable_states
 
 #: operators handled inside another's converter (loop bodies, variable init)
-INNER = {"WHILE": ("body_subgraph_index",)}
+INNER = {"WHILE": ("body_subgraph_index",),
+         "IF": ("then_subgraph_index", "else_subgraph_index")}
 
 
 def load_tflite(src, *, axes: dict[str, str] | None = None,

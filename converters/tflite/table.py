@@ -38,6 +38,7 @@ def converts(*names: str) -> Callable[[Converter], Converter]:
 def table() -> dict[str, Converter]:
     """Every converter (importing the op modules registers them)."""
     from . import (  # noqa: F401 - registration
+        branches,
         conv,
         elementwise,
         layout,
@@ -58,12 +59,8 @@ HINTS = {
                                    "its first output; export a forward model",
     "BIDIRECTIONAL_SEQUENCE_RNN": "the backward direction needs the whole sequence before "
                                   "its first output; export a forward model",
-    "IF": "control flow on data: the branch taken depends on the input",
     "CUSTOM": "a custom operator (not a TFLite builtin)",
     "DELEGATE": "a delegate node; convert the model without delegates",
     "CALL": "a call of another subgraph",
-    **{c: "a comparison of data: it only feeds control flow or selections, which do not "
-          "stream" for c in ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL",
-                             "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT",
-                             "SELECT", "SELECT_V2", "WHERE")},
+    "WHERE": "the positions of true values: a shape that depends on the data",
 }

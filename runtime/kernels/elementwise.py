@@ -19,8 +19,12 @@ from .fixedpoint import mbqm_double, wrap32
 
 BINARY: dict[str, int] = {
     name: code
-    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"))
+    for code, name in enumerate(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu",
+                                 "Greater", "GreaterEqual", "Less", "LessEqual", "Equal",
+                                 "NotEqual"))
 }
+#: the comparisons among BINARY: 1.0 where true, 0.0 where false
+COMPARISONS = ("Greater", "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual")
 
 
 @kernel
@@ -52,6 +56,23 @@ def _binary_row(a, b, y, code):
         for i in range(k):
             v = a[i]
             y[i] = v * b[i] if v < np.float32(0.0) else v
+    elif code >= 8:
+        one, zero = np.float32(1.0), np.float32(0.0)
+        for i in range(k):
+            u, v = a[i], b[i]
+            if code == 8:
+                t = u > v
+            elif code == 9:
+                t = u >= v
+            elif code == 10:
+                t = u < v
+            elif code == 11:
+                t = u <= v
+            elif code == 12:
+                t = u == v
+            else:
+                t = u != v
+            y[i] = one if t else zero
 
 
 @kernel
@@ -91,6 +112,28 @@ def binary(a, b, y, code, ia, ib, sa, sb):
                 _take(rb, ib, sb)
             rb = sb
         _binary_row(ra, rb, y[n], code)
+
+
+@kernel
+def where(c, a, b, y, ic, ia, ib):
+    """y[n, k] = a[na, ia[k]] if c[nc, ic[k]] != 0 else b[nb, ib[k]] (ONNX Where, TFLite
+    SELECT_V2 and an IF whose branches both ran).
+
+    c (Nc, Kc), a (Na, Ka), b (Nb, Kb), y (N, K) f32; each N* in (N, 1) (1 = a constant
+    row); ic, ia, ib (K,) int64 broadcast maps or (0,) for identity.
+    """
+    nrows, k = y.shape
+    zero = np.float32(0.0)
+    gc, ga, gb = ic.shape[0] > 0, ia.shape[0] > 0, ib.shape[0] > 0
+    for n in range(nrows):
+        rc = c[0] if c.shape[0] == 1 else c[n]
+        ra = a[0] if a.shape[0] == 1 else a[n]
+        rb = b[0] if b.shape[0] == 1 else b[n]
+        for i in range(k):
+            if rc[ic[i] if gc else i] != zero:
+                y[n, i] = ra[ia[i] if ga else i]
+            else:
+                y[n, i] = rb[ib[i] if gb else i]
 
 
 def broadcast_index(shape, out_shape) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""``Unary`` (any activation of :mod:`edgernn.activations`) and ``Binary`` (numpy
-broadcasting over frame shapes; a constant operand may have any broadcastable shape)."""
+"""``Unary`` (any activation of :mod:`edgernn.activations`), ``Binary`` and ``Where``
+(numpy broadcasting over frame shapes; a constant operand may have any broadcastable
+shape)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..activations import ACTIVATIONS, lookup
 from ..bindings import F32, NO_INDEX, Context, each_n, rows
 from ..ir import GraphError, Op
 from ..kernels import activations, elementwise, quant
-from ..kernels.elementwise import BINARY, broadcast_index
+from ..kernels.elementwise import BINARY, COMPARISONS, broadcast_index
 from ..reference import ops as ref_ops
 from .base import Binder, OpDef, RefCall, Shape, need, register
 from .qelementwise import INT8, bind_binary_i8, bind_unary_i8
@@ -92,7 +93,31 @@ def ref_binary(c: RefCall) -> np.ndarray:
 
 
 def _binary_features(op: Op) -> set[str]:
-    return {"binary-prelu"} if op.attr("fn") == "PRelu" else set()
+    fn = op.attr("fn")
+    return {"binary-prelu"} if fn == "PRelu" else {"binary-compare"} if fn in COMPARISONS \
+        else set()
+
+
+def infer_where(op: Op, s: list, consts=None) -> Shape:
+    try:
+        return tuple(np.broadcast_shapes(*s))
+    except ValueError:
+        raise GraphError(f"op {op.name!r}: shapes {s} do not broadcast") from None
+
+
+def bind_where(op: Op, ctx: Context):
+    out_shape = ctx.shape(op.outputs[0])
+    (c, ic), (a, ia), (b, ib) = (_operand(ctx, n, out_shape) for n in op.inputs)
+    y = ctx.output(op)
+    cols = max(1, int(np.prod(out_shape, dtype=np.int64)))
+    return each_n(y.shape[0], elementwise.where,
+                  lambda n: (c(n), a(n), b(n), rows(y, n, cols), ic, ia, ib))
+
+
+def ref_where(c: RefCall) -> np.ndarray:
+    frames = [a.shape if k else a.shape[2:] for a, k in zip(c.args, c.const, strict=True)]
+    rank = max(len(f) for f in frames)
+    return ref_ops.where(*(lift(x, k, rank) for x, k in zip(c.args, c.const, strict=True)))
 
 
 register(
@@ -107,8 +132,14 @@ register(
     OpDef("Binary", ("a", "b"), {"fn": "Add"},
           "Elementwise fn(a, b) with numpy broadcasting over frame shapes (a constant may "
           "have any broadcastable shape): Add, Sub, Mul, Div, Pow, Max, Min, PRelu (b = the "
-          "slope where a < 0).",
+          "slope where a < 0), and the comparisons Greater, GreaterEqual, Less, LessEqual, "
+          "Equal, NotEqual (1.0 where true, 0.0 where false).",
           infer=infer_binary, reference=ref_binary,
           binders=(Binder(bind_binary), Binder(bind_binary_i8, {"a": INT8, "b": INT8})),
           kernels=(elementwise.binary, elementwise.binary_i8), requires=_binary_features),
+    OpDef("Where", ("cond", "a", "b"), {},
+          "Elementwise a where cond != 0, else b, with numpy broadcasting over frame "
+          "shapes (ONNX Where; a TFLite IF whose branches are both computed).",
+          infer=infer_where, reference=ref_where, binders=(Binder(bind_where),),
+          kernels=(elementwise.where,)),
 )

@@ -100,7 +100,8 @@ def unary(fn, x, alpha=0.0, beta=0.0):
 
 
 def binary(fn, a, b):
-    """ONNX Add/Sub/Mul/Div/Pow/Max/Min/PRelu (b = slope) with numpy broadcasting, float64."""
+    """ONNX Add/Sub/Mul/Div/Pow/Max/Min/PRelu (b = slope) and the comparisons (1.0 where
+    true, 0.0 where false) with numpy broadcasting, float64."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     with np.errstate(all="ignore"):
@@ -108,7 +109,14 @@ def binary(fn, a, b):
             "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
             "Pow": np.power, "Max": np.maximum, "Min": np.minimum,
             "PRelu": lambda x, slope: np.where(x < 0, x * slope, x),
-        }[fn](a, b)
+            "Greater": np.greater, "GreaterEqual": np.greater_equal, "Less": np.less,
+            "LessEqual": np.less_equal, "Equal": np.equal, "NotEqual": np.not_equal,
+        }[fn](a, b).astype(np.float64)
+
+
+def where(c, a, b):
+    """ONNX Where on a float condition (nonzero = true), float64."""
+    return np.where(np.asarray(c) != 0, np.asarray(a, np.float64), np.asarray(b, np.float64))
 
 
 # --- normalization ------------------------------------------------------------------------
