@@ -11,7 +11,9 @@ Rows (each a fresh process; wall time and "Maximum resident set size" from GNU t
   everything it needs) and with a **warm** one (best of 3);
 * a **streaming process** (load, then step 5000 frames) on the warm cache;
 * the same two with an **ahead-of-time build** (:mod:`edgernn.aotbuild`, built once
-  here with ``--cpu host``; its build time is reported): numpy only, no numba.
+  here with ``--cpu host``; its build time is reported): numpy only, no numba;
+* ``edgernn run`` once the build is in the cache (``edgernn warmup --aot MODEL``), where
+  it runs it without importing numba.
 
 Numba imports scipy (its BLAS check) when scipy is installed, as it is in the dev
 venv; a device has no scipy.  ``--device-venv DIR`` runs the children in a venv with
@@ -95,6 +97,11 @@ def measure(py: str, spec: common.Spec, quick: bool) -> list[tuple[str, dict]]:
             rows.append(("AOT streaming process, 5000 frames",
                          timed([py, "-c", STREAM_AOT, str(tmp / "aot"), str(tmp / "x.npy"),
                                 "50"], env)))
+            subprocess.run([py, "-m", "edgernn.aotbuild", model], env=env, check=True,
+                           capture_output=True)  # = edgernn warmup --aot MODEL
+            aot_run = [timed(run, env) for _ in range(3)]
+            rows.append(("edgernn run, 1 frame, after `edgernn warmup --aot`",
+                         min(aot_run, key=lambda r: r["wall_s"])))
     return rows
 
 

@@ -81,6 +81,13 @@ def candidates() -> list[Path]:
     return out
 
 
+def cache_root() -> Path:
+    """The first writable of :func:`candidates` (nothing writable at all: a fresh private
+    temp dir)."""
+    root = next((p for p in candidates() if _writable(p)), None)
+    return root if root is not None else Path(tempfile.mkdtemp(prefix="edgernn-cache-"))
+
+
 def compile_target() -> tuple[str, str]:
     """The CPU name and feature string numba compiles for (what its own cache key holds)."""
     import llvmlite.binding as ll
@@ -182,9 +189,7 @@ def configure() -> str:
     """Point numba's cache at the compile target's directory under the first writable
     root; return that directory."""
     _check_target()
-    root = next((p for p in candidates() if _writable(p)), None)
-    if root is None:  # nothing writable at all: a fresh private temp dir
-        root = Path(tempfile.mkdtemp(prefix="edgernn-cache-"))
+    root = cache_root()
     cpu, features = compile_target()
     chosen = root / target_key(cpu, f"{features}|{source_key()}")
     if not _writable(chosen):

@@ -7,12 +7,19 @@
 This module imports numpy and the standard library only.  The image's memory
 regions are copied into fresh 64-byte aligned buffers, and the address table is
 rebased onto them; the extension module then runs every op of a frame in one call.
+
+``edgernn warmup --aot model.ern`` builds into the cache (:func:`cache_dir`: keyed by
+the model file's bytes, this CPU and edgernn's source), where ``edgernn run`` and
+:func:`cached` find it: such a process never imports numba.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import platform
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +94,41 @@ class AotStream:
 def load(folder: str | Path) -> AotStream:
     """A stream on the ahead-of-time build in ``folder``."""
     return AotStream(folder)
+
+
+@cache
+def cpu_fingerprint() -> str:
+    """This machine's architecture and CPU (model and feature flags from /proc/cpuinfo),
+    read without LLVM: a build made with ``--cpu host`` runs only where this matches."""
+    text = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read().split("\n\n")[0]  # the first CPU's block
+    except OSError:
+        text = platform.processor()
+    keep = [ln for ln in text.splitlines() if ln.split(":")[0].strip() in
+            ("model name", "flags", "Features", "CPU implementer", "CPU part", "vendor_id")]
+    digest = hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
+    return f"{platform.machine()}-{digest}"
+
+
+def cache_dir(model_path: str | Path) -> Path:
+    """Where ``edgernn warmup --aot`` puts ``model_path``'s build: under the kernel cache
+    root, one directory per (model bytes, CPU, edgernn source)."""
+    from ._cache import cache_root, source_key
+
+    model_key = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    root = cache_root()
+    return root / "aot" / cpu_fingerprint() / f"{model_key}-{source_key()[:12]}"
+
+
+def cached(model_path: str | Path) -> AotStream | None:
+    """A stream on the cached build of ``model_path`` (:func:`cache_dir`), or None when
+    there is none (or it cannot be loaded: then the numba path serves)."""
+    folder = cache_dir(model_path)
+    if not (folder / "meta.json").is_file():
+        return None
+    try:
+        return AotStream(folder)
+    except (ModelFormatError, ImportError, OSError):
+        return None

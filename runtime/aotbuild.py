@@ -1,6 +1,8 @@
 """Ahead-of-time build of a model's step: an extension module that runs without numba.
 
     python -m edgernn.aotbuild MODEL.ern OUTDIR [--batch B] [--cpu NAME]
+    python -m edgernn.aotbuild MODEL.ern        # into the cache, for this CPU
+                                                # (= edgernn warmup --aot MODEL.ern)
 
 For images that must never compile, and processes that must stay small: importing
 numba maps LLVM (~100 MiB of RSS here) and loading cached kernels initialises its
@@ -118,7 +120,8 @@ def build(model_path: str | Path, out_dir: str | Path, batch: int | None = None,
     meta = {"module": name, "input": next(iter(model.inputs)), "frame": list(frame),
             "batch": batch, "output": model.graph.outputs[0],
             "out_shape": list(stream._out_shape(model.graph.outputs[0])),
-            "out_dtype": np.dtype(y.dtype).str, "source": str(model_path), "cpu": cpu}
+            "out_dtype": np.dtype(y.dtype).str, "source": str(model_path), "cpu": cpu,
+            "labels": model.labels}
     np.savez(out / "image.npz", **_image(stream, t))
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     return out
@@ -128,10 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgernn.aotbuild",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="a .ern file")
-    ap.add_argument("out", help="output directory (the extension module and the image)")
+    ap.add_argument("out", nargs="?", help="output directory (the extension module and the "
+                                           "image); default: the cache, where `edgernn run` "
+                                           "finds it (built for this CPU)")
     ap.add_argument("--batch", type=int, help="B streams per step (default: one, no batch axis)")
     ap.add_argument("--cpu", default="", help="target CPU, LLVM name (default: generic)")
     args = ap.parse_args(argv)
+    if args.out is None:
+        from .aot import cache_dir
+
+        if args.batch or args.cpu:
+            ap.error("--batch and --cpu need an output directory (the cache holds one "
+                     "stream built for this CPU)")
+        args.out, args.cpu = cache_dir(args.model), "host"
     print(build(args.model, args.out, args.batch, args.cpu))
     return 0
 

@@ -54,14 +54,22 @@ def read_frames(path: str) -> np.ndarray:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .demo import resolve_model
-    from .model import load
 
     if args.output:
         _output_format(args.output)  # refuse a wrong extension before any work
     frames = read_frames(args.input)
+    path = resolve_model(args.model)  # a file, or a bundled model's name
+    if os.environ.get("EDGERNN_AOT", "1") != "0":
+        from . import aot
+
+        t0, stream = time.perf_counter(), aot.cached(path)
+        if stream is not None:  # `edgernn warmup --aot` built it: numba is not imported
+            return _run_aot(args, stream, frames, t0)
+    from .model import load
+
     t0, compiled = time.perf_counter(), _kernels_compiled()
-    model = load(resolve_model(args.model))  # a file, or a bundled model's name
-    frames = _fit_frames(model, frames, args.input)
+    model = load(path)
+    frames = _fit_frames(model.inputs, frames, args.input)
     if len(frames):
         model.stream().run(frames[:1])  # loads (or compiles) the kernels: timed apart
     t1 = time.perf_counter()
@@ -69,22 +77,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     dt = time.perf_counter() - t1
     if isinstance(out, dict):
         out = out[model.graph.outputs[0]]
-    if args.output:
-        _write(args.output, out)
-    else:
-        _print_frames(out, model.labels, args.every)
-    sys.stdout.flush()  # the table before the timing line on a shared terminal
-    n = len(frames)
     how = "compiled now" if _kernels_compiled() > compiled else "from the cache"
-    print(f"# model and kernels ready in {(t1 - t0) * 1e3:.0f} ms ({how}); "
-          f"{n} frame{'s' if n != 1 else ''} in {dt * 1e3:.2f} ms = "
-          f"{dt / max(n, 1) * 1e6:.1f} µs/frame (run() over the whole file)", file=sys.stderr)
+    _report(args, out, model.labels, len(frames), t1 - t0, f"model and kernels ready ({how})",
+            dt, "run() over the whole file")
     return 0
 
 
-def _fit_frames(model, frames: np.ndarray, path: str) -> np.ndarray:
+def _run_aot(args: argparse.Namespace, stream, frames: np.ndarray, t0: float) -> int:
+    """``edgernn run`` on the ahead-of-time build of the model (numpy only)."""
+    labels = stream.meta.get("labels")
+    frames = _fit_frames({stream.meta["input"]: tuple(stream.meta["frame"])}, frames,
+                         args.input)
+    t1 = time.perf_counter()
+    ys = [y for y in (stream.step(f) for f in frames) if y is not None]
+    dt = time.perf_counter() - t1
+    out = np.stack(ys) if ys else np.zeros((0, *stream.meta["out_shape"]), np.float32)
+    _report(args, out, labels, len(frames), t1 - t0,
+            "model ready (ahead-of-time build, no numba)", dt, "step() per frame")
+    return 0
+
+
+def _report(args: argparse.Namespace, out: np.ndarray, labels, n: int, ready: float,
+            what: str, dt: float, how: str) -> None:
+    """Write or print the outputs, then the timing line on stderr."""
+    if args.output:
+        _write(args.output, out)
+    else:
+        _print_frames(out, labels, args.every)
+    sys.stdout.flush()  # the table before the timing line on a shared terminal
+    print(f"# {what} in {ready * 1e3:.0f} ms; {n} frame{'s' if n != 1 else ''} in "
+          f"{dt * 1e3:.2f} ms = {dt / max(n, 1) * 1e6:.1f} µs/frame ({how})", file=sys.stderr)
+
+
+def _fit_frames(inputs: dict, frames: np.ndarray, path: str) -> np.ndarray:
     """Rows of a CSV reshaped to the model's frame shape (one-input models only)."""
-    (name, shape), = model.inputs.items() if len(model.inputs) == 1 else ((None, None),)
+    (name, shape), = inputs.items() if len(inputs) == 1 else ((None, None),)
     if name is None:
         raise EdgeRNNError("`edgernn run` feeds models with one input; use the Python API")
     size = int(np.prod(shape))
@@ -151,17 +178,46 @@ def _print_frames(out: np.ndarray, labels: list[str] | None, every: int) -> None
 def cmd_warmup(args: argparse.Namespace) -> int:
     from .warmup import Progress, warmup
 
+    if args.aot and not args.models:
+        raise EdgeRNNError("--aot builds the models named after it: edgernn warmup --aot "
+                           "MODEL.ern ...")
+    from .demo import resolve_model
+
+    models = [str(resolve_model(m)) for m in args.models]  # files or bundled names
     t0 = time.perf_counter()
     progress = Progress(sys.stderr)
     try:
-        compiled = warmup(args.models, progress)
+        compiled = warmup(models, progress)
     finally:
         progress.close()
     from .kernels import CACHE_DIR
 
     print(f"{compiled} kernel signatures ready in {time.perf_counter() - t0:.1f} s "
           f"(cache: {CACHE_DIR})")
+    for name, model in zip(args.models, models, strict=True) if args.aot else ():
+        _build_aot(name, model)
     return 0
+
+
+def _build_aot(model: str, path: str) -> None:
+    """Build ``model``'s step (the file ``path``) ahead of time into the cache, for this
+    CPU."""
+    from . import aot
+    from .aotbuild import build
+
+    t0, folder = time.perf_counter(), aot.cache_dir(path)
+    try:
+        build(path, folder, cpu="host")
+    except ValueError as e:
+        raise EdgeRNNError(f"{model}: cannot be built ahead of time: {e}") from None
+    except Exception as e:  # numba.pycc: no C compiler, no setuptools ...
+        raise EdgeRNNError(f"{model}: the ahead-of-time build failed ({type(e).__name__}: "
+                           f"{e}); it needs a C compiler (apt install gcc) and setuptools"
+                           ) from None
+    if aot.cached(path) is None:
+        raise EdgeRNNError(f"{model}: the ahead-of-time build in {folder} does not load")
+    print(f"{model}: ahead-of-time build ready in {time.perf_counter() - t0:.1f} s "
+          f"({folder}); `edgernn run` uses it without numba")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -241,6 +297,9 @@ def build_parser(with_convert: bool | str = True) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("warmup", help="compile and cache every kernel (run once at install)")
     p.add_argument("models", nargs="*", help="also run these .ern models once")
+    p.add_argument("--aot", action="store_true",
+                   help="also build these models' step ahead of time for this CPU (needs a "
+                        "C compiler): `edgernn run` then starts without numba")
     p.set_defaults(func=cmd_warmup)
     p = sub.add_parser("demo", help="stream bundled IMU recordings through the bundled "
                                     "gesture model and report accuracy and latency")
