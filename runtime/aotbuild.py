@@ -86,6 +86,21 @@ def _image(stream, t: Tables) -> dict[str, np.ndarray]:
             "where": where, "state": state}
 
 
+def direct_step(stream, folder: str | Path):
+    """(module, name, tables): ``stream``'s fused step with its kernels called directly
+    (so compiled into it), generated as a module in ``folder``; ``module.step(p, frame,
+    out)`` is the jitted function (the tables' ``p`` is its first argument)."""
+    t = Tables(direct=True)
+    src = _source(functions(stream._step_program, t), t.imports)
+    name = "edgernn_aot_" + hashlib.sha256(src.encode()).hexdigest()[:12]
+    path = Path(folder) / f"{name}_src.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"{name}_src", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, name, t
+
+
 def build(model_path: str | Path, out_dir: str | Path, batch: int | None = None,
           cpu: str = "") -> Path:
     """Compile ``model_path``'s step into ``out_dir`` (created); return ``out_dir``."""
@@ -95,17 +110,10 @@ def build(model_path: str | Path, out_dir: str | Path, batch: int | None = None,
     stream = model.stream() if batch is None else model.streams(batch)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("ahead-of-time builds take models with one input and one output")
-    t = Tables(direct=True)
-    src = _source(functions(stream._step_program, t), t.imports)
-    name = "edgernn_aot_" + hashlib.sha256(src.encode()).hexdigest()[:12]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}_src.py"
-        path.write_text(src)
-        spec = importlib.util.spec_from_file_location(f"{name}_src", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        mod, name, t = direct_step(stream, tmp)
         frame = model.inputs[next(iter(model.inputs))]
         nd = len(frame) + (batch is not None)
         y = stream._step_program.output(model.graph.outputs[0], 1)[0]

@@ -90,6 +90,40 @@ def matvec_i8(w, x, out):
         out[o] = acc
 
 
+def __getattr__(name: str):
+    """``fused_lstm_step``: the fused per-step function of a small int8 LSTM + fp32 Dense
+    model with its kernels called directly (as ``edgernn.aotbuild`` compiles it), built
+    on first use; its arguments are (int64[::1] table, f32[::1] frame, f32[::1] out)."""
+    if name != "fused_lstm_step":
+        raise AttributeError(name)
+    import tempfile
+
+    import edgernn
+    from edgernn.aotbuild import direct_step
+    from edgernn.builder import GraphBuilder
+    from edgernn.ir import Graph, Tensor
+
+    rng = np.random.default_rng(0)
+    r = lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    b = GraphBuilder()
+    h = b.lstm(b.input("x", (40,)), r(256, 40), r(256, 64), r(256))
+    b.output(b.dense(h, r(12, 64), r(12)), "y")
+    g = b.build()
+    lstm = next(op for op in g.ops if op.kind == "LSTM")
+    consts = dict(g.consts)
+    for name in lstm.inputs[1:3]:  # W, R -> int8 per row (numpy only: no converters here)
+        w = consts[name].data
+        scale = (np.abs(w).max(axis=1) / 127).astype(np.float32)
+        q = np.round(w / scale[:, None]).astype(np.int8)
+        consts[name] = Tensor(name, q, "q8", w.shape, scale, np.zeros_like(scale), axis=0)
+    graph = Graph(g.inputs, g.outputs, g.ops, g.values, consts, g.states, g.metadata)
+    folder = tempfile.mkdtemp(prefix="asm-fused-")
+    mod, _, _ = direct_step(edgernn.Model(graph).stream(), folder)
+    return mod.step
+
+
+I64_1D = types.int64[::1]
+
 CASES: list[AsmCase] = [
     *both_cpus("f32 matvec gemv_add", "edgernn.kernels.linalg:gemv_add",
                (F32_2D, F32_1D, F32_1D), a72=(FMLA_4S,), a76=(FMLA_4S,)),
@@ -99,6 +133,16 @@ CASES: list[AsmCase] = [
                a72=WIDENING, a76=(SDOT,)),
     *both_cpus("int8 matvec (DESIGN.md shape)", "asm_cases:matvec_i8", (I8_2D, I8_1D, I32_1D),
                a72=WIDENING, a76=(SDOT,)),
+    # the kernels the runtime calls: int8 weights in the column form, fp32 transposed
+    *both_cpus("int8 column matvec (runtime)", "edgernn.kernels.quantcols:_q8c_row",
+               (F32_1D, types.int8[:, :, :, ::1], I64_1D, F32_1D, I8_1D, I32_1D, F32_1D,
+                F32_1D, types.boolean), a72=WIDENING, a76=(SDOT,)),
+    *both_cpus("f32 column gemm (runtime)", "edgernn.kernels.gemm:xwt_cols",
+               (F32_2D, F32_2D, F32_2D, F32_1D, F32_2D, types.boolean),
+               a72=(FMLA_4S,), a76=(FMLA_4S,)),
+    # one jitted call per step, kernels compiled in (int8 LSTM + fp32 Dense)
+    *both_cpus("fused step int8 LSTM + f32 Dense", "asm_cases:fused_lstm_step",
+               (I64_1D, F32_1D, F32_1D), a72=(*WIDENING, FMLA_4S), a76=(SDOT, FMLA_4S)),
 ]
 
 
