@@ -3,16 +3,18 @@ interpreter.
 
 The unrolled fixtures (``*_unroll_f32``: tf_keras and Keras 3 GRU of both resets, LSTM,
 SimpleRNN; T = 8) hold one window of T frames per invoke, with only the last step's
-output.  edgernn folds them into one recurrent op with a time axis, so:
+output (``*_unroll_seq_f32``: an output per step, ``return_sequences``).  edgernn folds
+them into one recurrent op with a time axis, so:
 
-* after ``reset()`` (or fresh), the stream's output at frame T equals a fresh
-  interpreter on those T frames - for several windows of one long stream, streamed
-  whole, frame by frame and in random chunks;
+* after ``reset()`` (or fresh), the stream's output at frame T (every frame's, for the
+  per-step models) equals a fresh interpreter on those T frames - for several windows
+  of one long stream, streamed whole, frame by frame and in random chunks;
 * at frame t < T the stream gives the output for frames 1..t.  The interpreter has no
-  such output, but these untrained models have zero biases (Keras' initializers; the
-  converter drops the zero adds), so a zero frame keeps a zero state: the interpreter on
-  T - t zero frames followed by frames 1..t gives it.  The stream on that padded window
-  is compared too, so a premise that did not hold would fail the test.
+  such output for the last-step models, but these untrained models have zero biases
+  (Keras' initializers; the converter drops the zero adds), so a zero frame keeps a
+  zero state: the interpreter on T - t zero frames followed by frames 1..t gives it.
+  The stream on that padded window is compared too, so a premise that did not hold
+  would fail the test.
 
 The int8 unrolled fixtures keep their per-step quantization and stay a window of T
 frames per call (tests/test_tflite_int8.py); a model whose steps do not all repeat the
@@ -40,7 +42,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "tflite"
 MADE = {k for k, v in json.loads((FIXTURES / "fixtures.json").read_text()).items()
         if v.get("file")}
 KIND = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
-UNROLLED = sorted(k for k in MADE if k.endswith("_unroll_f32"))
+UNROLLED = sorted(k for k in MADE if "_unroll" in k and k.endswith("_f32"))
+SEQ = "_seq_"  # return_sequences: an output per step (else the last step's)
 TOL = 1e-5
 
 try:
@@ -76,6 +79,12 @@ def err(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
+def compared(name: str, got) -> np.ndarray:
+    """What of a window's stream outputs the interpreter gives: all, or the last."""
+    got = np.asarray(got)
+    return got if SEQ in name else got[-1]
+
+
 def test_the_fixtures_are_there():
     assert {"k3_gru_ra1_unroll_f32", "k2_gru_ra0_unroll_f32", "k3_lstm_unroll_f32",
             "k3_rnn_unroll_f32"} <= set(UNROLLED)
@@ -92,7 +101,10 @@ def test_folds_into_one_streaming_recurrent_op(name):
     assert (info["time"], info["dims"][1], T) == (1, 8, 8) and "unrolled" in info["how"]
     assert graph.inputs[0].shape == (16,)  # one frame per step, not a window
     out = graph.metadata["source_outputs"][graph.outputs[0]]
-    assert out["reduced"] and out["time"] is None  # the last step's value
+    if SEQ in name:  # an output per frame
+        assert not out["reduced"] and out["time"] == 1
+    else:  # the last step's value
+        assert out["reduced"] and out["time"] is None
     if kind == "GRU":
         gru = next(op for op in graph.ops if op.kind == "GRU")
         assert bool(gru.attr("linear_before_reset")) is ("ra1" in name)
@@ -109,16 +121,16 @@ def test_windows_of_a_long_stream_with_reset(name):
         x = xs[w * T:(w + 1) * T]
         want = window(name, x)
         s.reset()
-        assert err(s.run(x)[-1], want) <= TOL, (name, w, "run")
+        assert err(compared(name, s.run(x)), want) <= TOL, (name, w, "run")
         s.reset()
-        assert err([s.step(f) for f in x][-1], want) <= TOL, (name, w, "step")
+        assert err(compared(name, [s.step(f) for f in x]), want) <= TOL, (name, w, "step")
         s.reset()
         cut = np.sort(rng.choice(np.arange(1, T), 2, replace=False))
         parts = [s.run(p) for p in np.split(x, cut)]
-        assert err(np.concatenate(parts)[-1], want) <= TOL, (name, w, "chunks")
+        assert err(compared(name, np.concatenate(parts)), want) <= TOL, (name, w, "chunks")
     s.reset()
     s.run(xs[:T])  # without reset() the state carries on: not the second window alone
-    assert err(s.run(xs[T:2 * T])[-1], window(name, xs[T:2 * T])) > 1e-3
+    assert err(compared(name, s.run(xs[T:2 * T])), window(name, xs[T:2 * T])) > 1e-3
 
 
 @pytest.mark.parametrize("name", UNROLLED)
@@ -127,6 +139,9 @@ def test_every_frame_of_the_window(name):
     graph, model, T = load(name)
     xs = frames(graph, T, seed=5)
     got = model.stream().run(xs)
+    if SEQ in name:  # the interpreter gives every frame's output itself
+        assert err(got, window(name, xs)) <= TOL
+        return
     worst = 0.0
     for t in range(1, T + 1):
         padded = np.concatenate([np.zeros((T - t, *xs.shape[1:]), np.float32), xs[:t]])

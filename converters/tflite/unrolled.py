@@ -3,8 +3,10 @@
 
 The TF converter writes an unrolled layer as ``UNPACK`` of the input over time into T
 frames, then T copies of the cell's ops, step k reading frame k and the carried values
-(h, c) of step k-1, all sharing the same weight tensors.  Step 0 is special: the zero
-initial state is constant-folded away, so its ops differ from the others'.
+of step k-1 (h, c, or already ``h R``: the product that needs only h is computed at the
+end of the step before), all sharing the same weight tensors; ``return_sequences``
+adds a ``PACK`` over time of h at every step.  Step 0 is special: the zero initial
+state is constant-folded away, so its ops differ from the others'.
 
 :func:`find` recognizes that structure on the flatbuffer alone (no conversion yet):
 
@@ -12,18 +14,21 @@ initial state is constant-folded away, so its ops differ from the others'.
   its carried inputs are the values of step k-1 it reads (no older step may be read);
 * step 1 is the *template*: each later step must contain the same ops (opcode,
   options, the same constants) wired the same way onto its own frame and carried
-  values (the carried outputs' order is found by trying the permutations);
+  values, the last step those up to the new state (the carried outputs' order is
+  found by trying the permutations);
 * step 0 must compute what the template computes with a zero state: checked
   numerically (:mod:`.step_eval`, float64, random frames);
-* nothing but the next step reads a step's values, except after the last step.
+* nothing but the next step reads a step's values, except after the last step and a
+  PACK over time of one state's value at every step.
 
 The importer then gives the input its time axis (the UNPACK's), and :class:`Plan`'s
 hook converts the template once with the carried values as graph states, folds it
-with :func:`.cells.fold_loop` and skips every step's ops; the last step's carried
-values become last-step (reduced) values of the folded op.  Anything else - quantized
-or hybrid steps, per-step outputs, a cell that does not fold - raises
-:class:`NotUnrolled` and the importer converts the model as before (a window of T
-frames per call): each int8 step has its own quantization, which no single op has.
+with :func:`.cells.fold_loop` and skips every step's ops; the last step's state
+values become last-step (reduced) values of the folded op, the PACK its per-frame
+output.  Anything else - quantized or hybrid steps, other per-step values (an LSTM's
+c), a cell that does not fold - is not folded (:func:`find` gives None, or the hook
+raises :class:`NotUnrolled`) and the importer converts the model as before (a window
+of T frames per call): each int8 step has its own quantization, which no op has.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ class Plan:
     states: list[int]           # the state values of step 1 (f's outputs g or step 2 read)
     last: list[int]             # the same values of the last step
     cell: set[int] = field(default_factory=set)  # operator indices of every step
+    chains: dict[int, list] = field(default_factory=dict)  # state -> its tensor per step
+    packs: dict[int, int] = field(default_factory=dict)  # PACK over time -> state index
+    first: dict[int, int] = field(default_factory=dict)  # state -> step 0's (a PACK's)
+    out: tuple | None = None    # once folded: (state index, IR value, frame schedule)
     off: bool = False
 
     @property
@@ -83,6 +92,11 @@ class Plan:
             from .unrolled_emit import emit
 
             emit(self, ctx, seq)
+            return True
+        if op.index in self.packs:
+            from .unrolled_emit import sequence
+
+            sequence(self, ctx, op)
             return True
         return op.index in self.cell
 
@@ -114,7 +128,8 @@ def _steps(sg: Subgraph, u: Operator) -> tuple[list[list[Operator]], dict[int, i
 
 def _carried(step: list[Operator], dep: dict, k: int, frames) -> list[int] | None:
     """The values of step k-1 step k reads (sorted), None if it reads older steps."""
-    ins = {i for op in step for i in op.inputs if 0 <= dep.get(i, -1) < k}
+    ins = {i for op in step if op.opcode != "PACK"  # (a per-step output: see _packs)
+           for i in op.inputs if 0 <= dep.get(i, -1) < k}
     if any(dep[i] != k - 1 or i in frames for i in ins):
         return None
     return sorted(ins)
@@ -131,7 +146,8 @@ def _plan(sg: Subgraph, u: Operator) -> Plan | None:
         return None
     for outs in permutations(carried[2]):
         plan = _matched(sg, u, steps, carried[1], list(outs))
-        if plan is not None and _first_step(sg, steps[0], plan) and _sealed(sg, steps, plan):
+        if plan is not None and _packs(sg, steps[0], plan) and \
+                _first_step(sg, steps[0], plan) and _sealed(sg, steps, plan):
             return plan
     return None
 
@@ -146,7 +162,7 @@ def _matched(sg, u, steps, ins, outs) -> Plan | None:
     values, and the last step repeats its ``f`` part (see :class:`Plan`)."""
     frames, template = list(u.outputs), steps[1]
     cell = {op.index for op in steps[0] + steps[1]}
-    prev = list(outs)
+    prev, maps = list(outs), []
     for k in range(2, len(steps)):
         mapping = {frames[1]: frames[k], **dict(zip(ins, prev, strict=True))}
         used, done = _match(sg, template, steps[k], mapping)
@@ -154,14 +170,35 @@ def _matched(sg, u, steps, ins, outs) -> Plan | None:
         if middle and (len(done) != len(template) or len(used) != len(steps[k])):
             return None
         cell |= used
+        maps.append(mapping)
         prev = [mapping.get(o, -1) for o in outs]
     f = [op for op in template if op.index in done]
     g = [op for op in template if op.index not in done]
     states = _states(f, g, outs)
     if states is None or not f or any(s not in mapping for s in states):
         return None
+    chains = {s: [-1, s] + [m.get(s, -1) for m in maps] for s in states}
     return Plan(u, frames, f, g, list(ins), list(outs), states,
-                [mapping[s] for s in states], cell)
+                [mapping[s] for s in states], cell, chains)
+
+
+def _packs(sg: Subgraph, step0: list[Operator], plan: Plan) -> bool:
+    """Find the PACKs over time of a state's value at every step (``return_sequences``);
+    their step-0 input is checked by :func:`_first_step`.  False if two disagree."""
+    axis = int(plan.unpack.options.get("axis", 0))
+    made0 = {o for op in step0 for o in op.outputs}
+    for op in sg.operators:
+        if op.opcode != "PACK" or int(op.options.get("axis", 0)) != axis or \
+                len(op.inputs) != len(plan.frames) or op.inputs[0] not in made0:
+            continue
+        j = next((j for j, s in enumerate(plan.states)
+                  if list(op.inputs[1:]) == plan.chains[s][1:]), None)
+        if j is not None:
+            s = plan.states[j]
+            if plan.first.setdefault(s, op.inputs[0]) != op.inputs[0]:
+                return False
+            plan.packs[op.index] = j
+    return True
 
 
 def _match(sg, template, step, mapping: dict) -> tuple[set[int], set[int]]:
@@ -225,7 +262,9 @@ def _first_step(sg, step0: list[Operator], plan: Plan, tries: int = 3) -> bool:
             return False
         if want is None:
             return False
-        for i, o in zip(plan.ins, plan.outs, strict=True):
+        pairs = list(zip(plan.ins, plan.outs, strict=True)) + list(
+            (p0, s) for s, p0 in plan.first.items())
+        for i, o in pairs:
             if i not in got or not np.allclose(got[i], want[o], rtol=1e-6, atol=1e-6):
                 return False
     return True
@@ -234,7 +273,7 @@ def _first_step(sg, step0: list[Operator], plan: Plan, tries: int = 3) -> bool:
 def _sealed(sg: Subgraph, steps, plan: Plan) -> bool:
     """No value of a step but the last step's states is read outside the cell, or is a
     graph output."""
-    inside = plan.cell | {plan.unpack.index}
+    inside = plan.cell | {plan.unpack.index} | set(plan.packs)
     made = {o for s in steps for op in s if op.index in plan.cell for o in op.outputs}
     hidden = (made | set(plan.frames)) - set(plan.last)
     if any(i in hidden for op in sg.operators if op.index not in inside for i in op.inputs):

@@ -4,8 +4,9 @@ At the UNPACK over time: the frame is the sequence's frame; each state value of 
 template step gets a graph state (zero at the start); ``g`` runs on the states (it
 makes what the step reads of the previous one, e.g. ``h R``), then ``f`` on the frame
 and those; :func:`.cells.fold_loop` folds the ops into one LSTM / GRU / RNN.  The last
-step's state values become the folded op's last-step (reduced) values.  Anything that
-does not convert or fold raises :class:`.unrolled.NotUnrolled`.
+step's state values become the folded op's last-step (reduced) values, a PACK of its
+value at every step (:func:`sequence`) its per-frame output.  Anything that does not
+convert or fold raises :class:`.unrolled.NotUnrolled`.
 """
 
 from __future__ import annotations
@@ -79,5 +80,18 @@ def _fold(plan: Plan, ctx, start: int, states: list[State]) -> None:
     m = ctx.meta(plan.states[j])
     ctx.put(plan.last[j], m.with_(value=op.outputs[0], perm=None, reduced=True,
                                   shape=ctx.tensor(plan.last[j]).shape))
+    plan.out = (j, op.outputs[0], {"stride": m.stride, "delay": m.delay, "tail": m.tail})
     em.notes.append(f"the {kind} unrolled over {len(plan.frames)} steps (UNPACK, operator "
                     f"{plan.unpack.index}) streams as one {kind} op")
+
+
+def sequence(plan: Plan, ctx, op) -> None:
+    """A PACK over time of the folded op's state at every step: its per-frame output."""
+    j, value, sched = plan.out or (None, "", {})
+    if plan.packs[op.index] != j:
+        raise Refuse("the per-step values of a recurrent state the folded op does not "
+                     "output (an LSTM's c)")
+    seq = ctx.meta(plan.unpack.inputs[0])
+    t = ctx.tensor(op.outputs[0])
+    ctx.put(op.outputs[0], Meta(t.shape, value=value, time=seq.time, batch=seq.batch,
+                                **sched))
