@@ -60,6 +60,7 @@ class Context:
         self.em, self.prefix = em, prefix
         self.metas: dict[int, Meta] = {}
         self.op: Operator | None = None
+        self.intercept = None  # (ctx, op) -> True when it converted op (see .unrolled)
         if not hasattr(em, "view_cache"):
             em.view_cache = {}
 

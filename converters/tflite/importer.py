@@ -35,6 +35,8 @@ from .io import InputSpec, input_specs, main_subgraph
 from .meta import Meta, Refuse
 from .reader import Operator, TFLModel, read_tflite
 from .table import HINTS, table
+from .unrolled import NotUnrolled, Plan
+from .unrolled import find as find_unrolled
 from .variables import Variables
 from .variables import states as variable_states
 
@@ -61,7 +63,20 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
         raise ConversionError(f"{label}: TFLite models keep their state in variables and "
                               "have no configuration inputs; --state and --const apply to "
                               "ONNX models")
-    model, index, out_names, specs = _read(src, label, axes, shapes, frame)
+    model = read_tflite(src)
+    plan = find_unrolled(model, main_subgraph(model)[0])
+    if plan is not None:
+        try:
+            return _load(model, label, axes, shapes, frame, plan)
+        except (NotUnrolled, ConversionError):
+            pass  # as before: no time axis, one call = a window of T frames
+    return _load(model, label, axes, shapes, frame, None)
+
+
+def _load(model: TFLModel, label: str, axes, shapes, frame, plan: Plan | None) -> Graph:
+    """Convert ``model``; ``plan``: an unrolled recurrence to fold (:mod:`.unrolled`)."""
+    index, out_names, specs = _read(model, label, axes, shapes, frame,
+                                    [plan.revealed] if plan else [])
     em = Emitter()
     em.states, em.notes = [], []
     try:
@@ -70,6 +85,7 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
         raise UnsupportedModelError([Problem("CALL_ONCE", "init subgraph", str(r))],
                                     label) from None
     ctx = Context(model, index, em)
+    ctx.intercept = plan.hook if plan else None
     inputs = [_seed(ctx, s) for s in specs]
     problems = convert_ops(ctx)
     outputs, out_info = _outputs(ctx, out_names, problems)
@@ -84,14 +100,13 @@ def load_tflite(src, *, axes: dict[str, str] | None = None,
                   _metadata(model, label, specs, out_info, states, em.notes), label)
 
 
-def _read(src, label: str, axes, shapes, frame):
-    """(model, main subgraph, output names, input specs), refusing unknown operators."""
-    model = read_tflite(src)
+def _read(model: TFLModel, label: str, axes, shapes, frame, revealed: list):
+    """(main subgraph, output names, input specs), refusing unknown operators."""
     index, in_names, out_names = main_subgraph(model)
     problems = unknown_ops(model, index)
     if problems:
         raise UnsupportedModelError(problems, label)
-    specs = input_specs(model, index, in_names, axes)
+    specs = input_specs(model, index, in_names, axes, revealed)
     shapes = dict(shapes or {})
     for s in specs:
         if frame and s.name in frame:
@@ -102,7 +117,7 @@ def _read(src, label: str, axes, shapes, frame):
     if unknown:
         raise ConversionError(f"{label}: --frame for unknown inputs {sorted(unknown)}")
     _apply_shapes(specs, shapes, label)
-    return model, index, out_names, specs
+    return index, out_names, specs
 
 
 def _graph(em: Emitter, inputs, outputs, out_info: dict, states, metadata: dict,
@@ -193,6 +208,8 @@ def convert_ops(ctx: Context, hooks: dict | None = None) -> list[Problem]:
 
 
 def _convert(ctx: Context, op: Operator, ops: dict, hooks: dict | None) -> None:
+    if ctx.intercept is not None and ctx.intercept(ctx, op):
+        return
     if hooks and any(k in hooks and hooks[k](ctx, op) for k in (op.opcode, "*")):
         return
     if all_const(ctx, op):

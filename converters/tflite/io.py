@@ -111,11 +111,12 @@ def _revealed(model: TFLModel, sg: Subgraph) -> list[tuple[int, int, str]]:
 
 
 def input_specs(model: TFLModel, index: int, names: dict[int, str],
-                axes: dict[str, str] | None) -> list[InputSpec]:
+                axes: dict[str, str] | None, revealed: list | None = None) -> list[InputSpec]:
+    """``revealed``: more (tensor, time axis, by what), e.g. an unrolled recurrence's."""
     sg = model.subgraphs[index]
     producer = {o: op for op in sg.operators for o in op.outputs}
     times: dict[int, tuple[int, str]] = {}
-    for tensor, axis, how in _revealed(model, sg):
+    for tensor, axis, how in _revealed(model, sg) + list(revealed or ()):
         stack = [(tensor, axis)]
         while stack:
             t, a = stack.pop()

@@ -95,6 +95,7 @@ EXCLUDED = {
     "test_tflite_real_models.py": "converters: workstation side (TFLite)",
     "test_tflite_refusals.py": "converters: workstation side (TFLite)",
     "test_tflite_state.py": "converters: workstation side (TFLite)",
+    "test_tflite_unrolled.py": "converters: workstation side (TFLite)",
 }
 
 
