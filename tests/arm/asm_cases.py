@@ -46,6 +46,10 @@ SDOT = r"\bsdot\s+v\d+\.4s,\s*v\d+\.16b"            # int8 dot product (Armv8.2 
 WIDEN_MUL = r"\b(smull2?|smlal2?)\s+v\d+\.8h"       # int8 x int8 -> int16, 8 lanes
 WIDEN_ACC = r"\b(saddw2?|sadalp|smlal2?)\s+v\d+\.4s"  # int16 -> int32 accumulate
 WIDENING = (WIDEN_MUL, WIDEN_ACC)
+# the runtime's portable int8 tile (kernels/dot.py, generic mode): smull to int16, then
+# sshll/sshll2 to int32 lanes and a plain add (measured under qemu, LLVM of llvmlite 0.50)
+WIDEN_TO_32 = r"\b(saddw2?|sadalp|smlal2?|sshll2?)\s+v\d+\.4s"
+WIDENING_RT = (WIDEN_MUL, WIDEN_TO_32)
 # What a Cortex-A72 (Armv8.0) lacks: LSE atomics (numba's reference counts use them
 # on Armv8.1+ targets) and the dot-product instructions.
 NOT_ON_A72 = (r"\b(ldadd|ldclr|ldeor|ldset|swp|cas)(a|al|l)?[bh]?\s", r"\b[su]dot\s")
@@ -136,13 +140,13 @@ CASES: list[AsmCase] = [
     # the kernels the runtime calls: int8 weights in the column form, fp32 transposed
     *both_cpus("int8 column matvec (runtime)", "edgernn.kernels.quantcols:_q8c_row",
                (F32_1D, types.int8[:, :, :, ::1], I64_1D, F32_1D, I8_1D, I32_1D, F32_1D,
-                F32_1D, types.boolean), a72=WIDENING, a76=(SDOT,)),
+                F32_1D, types.boolean), a72=WIDENING_RT, a76=(SDOT,)),
     *both_cpus("f32 column gemm (runtime)", "edgernn.kernels.gemm:xwt_cols",
                (F32_2D, F32_2D, F32_2D, F32_1D, F32_2D, types.boolean),
                a72=(FMLA_4S,), a76=(FMLA_4S,)),
     # one jitted call per step, kernels compiled in (int8 LSTM + fp32 Dense)
     *both_cpus("fused step int8 LSTM + f32 Dense", "asm_cases:fused_lstm_step",
-               (I64_1D, F32_1D, F32_1D), a72=(*WIDENING, FMLA_4S), a76=(SDOT, FMLA_4S)),
+               (I64_1D, F32_1D, F32_1D), a72=(*WIDENING_RT, FMLA_4S), a76=(SDOT, FMLA_4S)),
 ]
 
 
