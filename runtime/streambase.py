@@ -152,11 +152,13 @@ class StreamBase:
         if len(self._out) != 1:
             raise InputError("out= needs a model with one output; this one has "
                              f"{list(self._out)}")
-        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype.kind != "f" \
-                or not out.flags.writeable:
+        own = np.dtype(BUFFER_DTYPES[self._plan.graph.values[self._out[0]].dtype])
+        if not isinstance(out, np.ndarray) or out.shape != shape or not out.flags.writeable \
+                or not (out.dtype.kind == "f" or out.dtype == own):
             got = (f"{type(out).__name__} {getattr(out, 'shape', '')} "
                    f"{getattr(out, 'dtype', '')}").strip()
-            raise InputError(f"out= must be a writable float array of shape {shape}, got {got}")
+            kind = "float" if own.kind == "f" else f"float or {own}"
+            raise InputError(f"out= must be a writable {kind} array of shape {shape}, got {got}")
 
     def _out_shape(self, name: str) -> tuple[int, ...]:
         shape = self._plan.graph.shape(name)
