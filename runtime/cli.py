@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(out, dict):
         out = out[model.graph.outputs[0]]
     how = "compiled now" if _kernels_compiled() > compiled else "from the cache"
-    _report(args, out, model.labels, len(frames), t1 - t0, f"model and kernels ready ({how})",
+    _report(args, out, model.labels, len(frames), t1 - t0, ("model and kernels", how),
             dt, "run() over the whole file")
     return 0
 
@@ -93,20 +93,22 @@ def _run_aot(args: argparse.Namespace, stream, frames: np.ndarray, t0: float) ->
     dt = time.perf_counter() - t1
     out = np.stack(ys) if ys else np.zeros((0, *stream.meta["out_shape"]), np.float32)
     _report(args, out, labels, len(frames), t1 - t0,
-            "model ready (ahead-of-time build, no numba)", dt, "step() per frame")
+            ("model", "ahead-of-time build, no numba"), dt, "step() per frame")
     return 0
 
 
 def _report(args: argparse.Namespace, out: np.ndarray, labels, n: int, ready: float,
-            what: str, dt: float, how: str) -> None:
-    """Write or print the outputs, then the timing line on stderr."""
+            what: tuple[str, str], dt: float, how: str) -> None:
+    """Write or print the outputs, then the timing line on stderr; ``what``: (what was
+    made ready, from where)."""
     if args.output:
         _write(args.output, out)
     else:
         _print_frames(out, labels, args.every)
     sys.stdout.flush()  # the table before the timing line on a shared terminal
-    print(f"# {what} in {ready * 1e3:.0f} ms; {n} frame{'s' if n != 1 else ''} in "
-          f"{dt * 1e3:.2f} ms = {dt / max(n, 1) * 1e6:.1f} µs/frame ({how})", file=sys.stderr)
+    print(f"# {what[0]} ready in {ready * 1e3:.0f} ms ({what[1]}); {n} "
+          f"frame{'s' if n != 1 else ''} in {dt * 1e3:.2f} ms = {dt / max(n, 1) * 1e6:.1f} "
+          f"µs/frame ({how})", file=sys.stderr)
 
 
 def _fit_frames(inputs: dict, frames: np.ndarray, path: str) -> np.ndarray:
