@@ -189,3 +189,27 @@ def test_comparisons_select_cast_and_if_on_data():
     assert np.max(np.abs(s.run(x) - want)) <= 1e-5
     s.reset()
     assert np.max(np.abs(np.stack([s.step(f) for f in x[:20]]) - want[:20])) <= 1e-5
+
+
+def test_if_with_a_stateful_branch_is_refused_by_name(monkeypatch):
+    """Both branches of an IF run every frame, so a branch that keeps state (here
+    select_if's then-branch with its TANH edited into a READ_VARIABLE, in memory) is
+    refused, naming the IF, its operator index and the stateful op."""
+    import dataclasses
+
+    from edgernn.converters import UnsupportedModelError
+    from edgernn.converters.tflite import importer
+    from edgernn.converters.tflite.reader import read_tflite
+
+    model = read_tflite(FIXTURES / "select_if.tflite")
+    if_op = next(op for op in model.subgraphs[0].operators if op.opcode == "IF")
+    k = int(if_op.options["then_subgraph_index"])
+    ops = [dataclasses.replace(op, opcode="READ_VARIABLE") if op.opcode == "TANH" else op
+           for op in model.subgraphs[k].operators]
+    subgraphs = list(model.subgraphs)
+    subgraphs[k] = dataclasses.replace(subgraphs[k], operators=ops)
+    edited = dataclasses.replace(model, subgraphs=subgraphs)
+    monkeypatch.setattr(importer, "read_tflite", lambda src: edited)
+    with pytest.raises(UnsupportedModelError,
+                       match=rf"IF node 'operator {if_op.index}'.*keeps state \(READ_VARIABLE\)"):
+        load_tflite(FIXTURES / "select_if.tflite")
