@@ -37,15 +37,18 @@ def assembly(tmp_path_factory) -> dict[str, str]:
     out: dict[str, str] = {}
     keep = Path(os.environ.get("EDGERNN_ARM_OUT") or tmp_path_factory.mktemp("out")) / "asm"
     keep.mkdir(parents=True, exist_ok=True)
-    for cpu in CPUS:
+    procs = {}
+    for cpu in CPUS:  # the CPUs compile at once (the other CPU's run is over by then)
         tmp = tmp_path_factory.mktemp(cpu)
         env = {**os.environ, "QEMU_CPU": cpu, "NUMBA_CPU_NAME": cpu,
                "EDGERNN_CACHE_DIR": str(tmp / "cache")}
         env.pop("NUMBA_CPU_FEATURES", None)
-        proc = subprocess.run([sys.executable, str(HERE / "asm_cases.py"), cpu,
-                               str(tmp / "asm.json")], env=env, capture_output=True,
-                              text=True, timeout=900)
-        assert proc.returncode == 0, f"compiling for {cpu}: exit {proc.returncode}\n{proc.stderr}"
+        procs[cpu] = tmp, subprocess.Popen(
+            [sys.executable, str(HERE / "asm_cases.py"), cpu, str(tmp / "asm.json")], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for cpu, (tmp, proc) in procs.items():
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, f"compiling for {cpu}: exit {proc.returncode}\n{err}"
         got = json.loads((tmp / "asm.json").read_text())
         for case_id, asm in got.items():
             (keep / (re.sub(r"[^\w.-]+", "_", case_id) + ".s")).write_text(asm)
