@@ -18,13 +18,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_sources_mic import pace  # the same ALSA-file-PCM pacing
 
 RATE = 16000
 CLI = [sys.executable, "-m", "edgernn.cli"]
@@ -167,27 +167,6 @@ def alsa(keyword) -> dict:
         f'infile "{d}/kw.raw" }}\n')
     env = dict(os.environ, ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}")
     return {"env": env, "fifo": str(fifo)}
-
-
-def pace(fifo: str, byte_rate: int) -> None:
-    """Read what the file PCM writes at the stream's byte rate (a 4 KiB pipe): the
-    capture then runs at real time."""
-    import fcntl
-
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ
-    os.open(fifo, os.O_WRONLY)   # a writer of our own: no EOF before the PCM opens it
-    os.set_blocking(fd, True)
-
-    def run() -> None:
-        start, got = time.monotonic(), 0
-        while chunk := os.read(fd, 640):
-            if not got:
-                start = time.monotonic()
-            got += len(chunk)
-            time.sleep(max(0.0, start + got / byte_rate - time.monotonic()))
-
-    threading.Thread(target=run, daemon=True).start()
 
 
 def test_microphone_path_reports_the_keyword_at_its_time(keyword, alsa):

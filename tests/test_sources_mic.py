@@ -44,7 +44,7 @@ def _capture(cfg: dict, sleep: float = 0.0) -> dict:
     return summary
 
 
-def _pace(fifo: str, byte_rate: int) -> None:
+def pace(fifo: str, byte_rate: int) -> None:
     """Read the FIFO the file PCM writes to at the stream's byte rate (4 KiB pipe)."""
     import fcntl
     import threading
@@ -74,7 +74,7 @@ def child(scenario: str, cfg: dict) -> dict:
         real = ctypes.util.find_library
         ctypes.util.find_library = lambda name: None if "portaudio" in name else real(name)
     if scenario == "paced":
-        _pace(cfg["fifo"], RATE * 2)
+        pace(cfg["fifo"], RATE * 2)
     try:
         return _capture(cfg, cfg.get("sleep", 0.0))
     except SourceError as e:

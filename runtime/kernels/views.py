@@ -28,6 +28,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
 from . import kernel
+from .io import copy_checked
 
 
 def _split(text: str) -> list[str]:
@@ -146,13 +147,7 @@ def load_frame(frame, dst):
 
     The check is on the float32 value (1e39 as float64 is Inf as float32)."""
     src = frame if frame.ndim == 1 else frame.ravel()  # ravel is a C call (~0.1 µs)
-    ok = True
-    for i in range(src.shape[0]):
-        v = np.float32(src[i])
-        if not np.isfinite(v):
-            ok = False
-        dst[i] = v
-    return ok
+    return copy_checked(src, dst)
 
 
 @kernel
