@@ -67,11 +67,15 @@ def compute_us(kern, args: tuple, n: int = 300, repeats: int = 60) -> float:
     return best
 
 
-def profile(spec: common.Spec, iters: int, repeats: int = 9) -> tuple[dict, list]:
-    """(summary {part: µs}, per-op rows [(op, number of kernel calls, compute µs)])."""
+def profile(spec: common.Spec, iters: int, repeats: int = 9,
+            scheme: str | None = None) -> tuple[dict, list]:
+    """(summary {part: µs}, per-op rows [(op, number of kernel calls, compute µs)]) of
+    the float model, or of it quantized with ``scheme``."""
     import edgernn
+    from edgernn.converters.quantize import quantize
 
-    model = edgernn.Model(common.edgernn_graph(common.make_net(spec)))
+    graph = common.edgernn_graph(common.make_net(spec))
+    model = edgernn.Model(graph if scheme is None else quantize(graph, scheme))
     frame = np.random.default_rng(0).standard_normal(spec.inputs).astype(np.float32)
     s, per_op = model.stream(), model.stream()
     per_op._fused_ready = True  # never fused: one compiled call per op
@@ -96,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(common.SPECS))
     ap.add_argument("--iters", type=int, default=2000)
+    ap.add_argument("--quantize", metavar="SCHEME", help="profile the model quantized "
+                    "with SCHEME (int8, fp16, int8-full, int4) instead of fp32")
     ap.add_argument("--no-write", action="store_true", help="do not touch results.md")
     common.add_quick(ap)
     args = ap.parse_args(argv)
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         args.models, args.iters, repeats = "crnn", 20, 2
     else:
         repeats = 9
-    results = {name: profile(common.SPECS[name], args.iters, repeats)
+    results = {name: profile(common.SPECS[name], args.iters, repeats, args.quantize)
                for name in args.models.split(",")}
     cols = list(next(iter(results.values()))[0])
     summary = ["| model | " + " | ".join(cols) + " | overhead share |",
@@ -116,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, (op, n_calls, comp) in enumerate(rows):
             detail.append(f"| {title if i == 0 else ''} | {op} | {n_calls} | {comp:.2f} |")
     md = "\n\n".join([
-        f"## Where one `Stream.step` goes (µs per frame, best of {repeats} interleaved loops)",
+        f"## Where one `Stream.step` goes (µs per frame, best of {repeats} interleaved loops"
+        + (f", {args.quantize} weights)" if args.quantize else ")"),
         "\n".join(summary),
         "Stream.step = the fused step; per-op step = one compiled call per op "
         "(EDGERNN_FUSED=0); driver = the fused run_ops from a jitted loop; kernel compute = "
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "best of interleaved loops.",
         "\n".join(detail)])
     print(md)
-    if not (args.no_write or args.quick):
+    if not (args.no_write or args.quick or args.quantize):
         common.write_section("profile", md)
     return 0
 

@@ -76,7 +76,7 @@ def q8_cols(t: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     full = np.zeros((n_blocks * width, n_quads * 4), np.int8)
     full[:rows, :cols] = wq
     w = full.reshape(n_blocks, width, n_quads, 4).transpose(0, 2, 1, 3)
-    return aligned(np.ascontiguousarray(w)), full.astype(np.int32).sum(axis=1), ws
+    return aligned(np.ascontiguousarray(w)), full.astype(np.int32).sum(axis=1, dtype=np.int32), ws
 
 
 def row_range(t: Tensor, start: int, stop: int) -> Tensor:

@@ -45,6 +45,10 @@ def model_graph(kind: str, seed: int = 0):
     elif kind == "gru":
         h = b.gru(x, rnd(rng, 72, 12), rnd(rng, 72, 24), rnd(rng, 72), rnd(rng, 72),
                   linear_before_reset=False)
+    elif kind == "gru_torch":  # PyTorch's GRU: int8 runs it one fused loop per frame
+        h = b.gru(x, rnd(rng, 72, 12), rnd(rng, 72, 24), rnd(rng, 72), rnd(rng, 72),
+                  linear_before_reset=True)
+        h = b.gru(h, rnd(rng, 24, 24), rnd(rng, 24, 8), linear_before_reset=True)
     else:
         h = b.rnn(x, rnd(rng, 24, 12), rnd(rng, 24, 24), rnd(rng, 24))
     b.output(b.softmax(b.dense(h, rnd(rng, 5, b.shape(h)[0]), rnd(rng, 5))), "p")
@@ -80,7 +84,7 @@ def test_fp16_overflow_is_refused():
 BOUNDS = {"fp16": 2e-3, "int8": 0.06, "int4": 0.3}  # max abs error of probabilities
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "crnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_torch", "rnn", "crnn"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_quantized_models_vs_reference_and_float(kind, scheme):
     g = model_graph(kind)
@@ -100,11 +104,12 @@ def test_quantized_models_vs_reference_and_float(kind, scheme):
                                                        "int4": 0.7}[scheme]
 
 
+@pytest.mark.parametrize("kind", ["crnn", "gru_torch", "lstm"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cuts=st.lists(st.integers(1, 39), max_size=6, unique=True))
-def test_any_chunking_equals_whole(scheme, cuts):
-    m = edgernn.Model(quantize(model_graph("crnn"), scheme))
+def test_any_chunking_equals_whole(kind, scheme, cuts):
+    m = edgernn.Model(quantize(model_graph(kind), scheme))
     x = np.random.default_rng(9).standard_normal((40, 12)).astype(F32)
     whole = m.stream().run(x)
     s = m.stream()
@@ -113,6 +118,15 @@ def test_any_chunking_equals_whole(scheme, cuts):
     np.testing.assert_array_equal(np.concatenate(parts), whole)
     s = m.stream()
     np.testing.assert_array_equal(np.stack([s.step(f) for f in x]), whole)
+
+
+@pytest.mark.parametrize("kind", ["gru_torch", "lstm"])
+def test_int8_streams_in_a_batch_equal_single_streams(kind):
+    m = edgernn.Model(quantize(model_graph(kind), "int8"))
+    x = np.random.default_rng(4).standard_normal((20, 3, 12)).astype(F32)
+    batch = m.streams(3).run(x)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[:, i], m.stream().run(x[:, i]))
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

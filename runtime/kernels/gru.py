@@ -15,13 +15,15 @@ The input projection ``x W^T + wb`` runs for all T frames in one pass.
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
 from numba.extending import overload
 
 from . import kernel
 from .activations import SIGMOID, TANH, sigmoid_fast, tanh_fast
 from .fixedpoint import mbqm_double, rdbpot, sat8, sat16
-from .linalg import matvec_add, qmatmul
+from .linalg import _pack_kind, matvec_add, qmatmul
 from .lstm import clip_inplace, gate_activation
+from .quantcols import q8c_products, q8c_quantized, q8c_value
 from .recur import project_frames, recurrent_add, split_rows
 
 _ONE = np.float32(1.0)
@@ -123,6 +125,68 @@ def _batched_impl(g, rh, rzp, rhp, rb, h, lbr, clip, acts):
 
 
 @kernel
+def _frame_q8c(x, wp, rzp, rhp, wb, rb, h):
+    """One frame of one stream of the plain cell (sigmoid/tanh, linear_before_reset, no
+    clip) on int8 column packs: x f32[I] and h f32[H] (in/out) each quantized once, the
+    three products into the packs' accumulators, then their scaling, the biases and the
+    cell in one loop (what :func:`_step` does in several passes over float scratch)."""
+    n = h.shape[0]
+    x32, sx = q8c_quantized(x, wp)
+    h32, sh = q8c_quantized(h, rzp)
+    ax, az, ah = wp[5], rzp[5], rhp[5]
+    q8c_products(x32, wp[0], wp[1], ax)
+    q8c_products(h32, rzp[0], rzp[1], az)
+    q8c_products(h32, rhp[0], rhp[1], ah)
+    # gate slices indexed by j alone: contiguous loads (n + j would make LLVM gather)
+    xz, xr, xn = ax[:n], ax[n : 2 * n], ax[2 * n : 3 * n]
+    wxz, wxr, wxn = wp[2][:n], wp[2][n : 2 * n], wp[2][2 * n : 3 * n]
+    hz, hr, wz, wr = az[:n], az[n : 2 * n], rzp[2][:n], rzp[2][n : 2 * n]
+    wh = rhp[2]
+    has_wb, has_rb = wb.shape[0] > 0, rb.shape[0] > 0
+    bz, br, bn = (wb[:n], wb[n : 2 * n], wb[2 * n :]) if has_wb else (wb, wb, wb)
+    cz, cr, cn = (rb[:n], rb[n : 2 * n], rb[2 * n :]) if has_rb else (rb, rb, rb)
+    for j in range(n):
+        gz = q8c_value(xz, sx, wxz, j) + q8c_value(hz, sh, wz, j)
+        gr = q8c_value(xr, sx, wxr, j) + q8c_value(hr, sh, wr, j)
+        gn = q8c_value(xn, sx, wxn, j)
+        hn = q8c_value(ah, sh, wh, j)
+        if has_wb:
+            gz += bz[j]
+            gr += br[j]
+            gn += bn[j]
+        if has_rb:
+            gz += cz[j]
+            gr += cr[j]
+            hn += cn[j]
+        z = sigmoid_fast(gz)
+        hh = tanh_fast(gn + sigmoid_fast(gr) * hn)
+        h[j] = (_ONE - z) * hh + z * h[j]
+
+
+def _frames_q8c(x, wp, rp, wb, rb, h, y, lbr, clip, acts):
+    """The chunk frame by frame through :func:`_frame_q8c` where it applies (int8 column
+    packs, the plain cell); False (nothing done) elsewhere."""
+
+
+@overload(_frames_q8c)
+def _frames_q8c_impl(x, wp, rp, wb, rb, h, y, lbr, clip, acts):
+    if _pack_kind(wp) != "q8c" or not isinstance(rp, types.BaseTuple) or len(rp) != 2 \
+            or any(_pack_kind(p) != "q8c" for p in rp):
+        return lambda x, wp, rp, wb, rb, h, y, lbr, clip, acts: False
+
+    def impl(x, wp, rp, wb, rb, h, y, lbr, clip, acts):
+        if not lbr or acts[0] != SIGMOID or acts[1] != TANH or clip > _ZERO:
+            return False
+        for t in range(x.shape[0]):
+            for s in range(x.shape[1]):
+                _frame_q8c(x[t, s], wp, rp[0], rp[1], wb, rb, h[s])
+            y[t] = h
+        return True
+
+    return impl
+
+
+@kernel
 def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, alphas, betas):
     """Run T frames of B streams through one GRU layer, updating h in place.
 
@@ -133,8 +197,12 @@ def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, al
     scratch xw f32[T, B, 3H], rh f32[3H] or f32[B, 3H] (then the recurrent products of
     sigmoid/tanh linear_before_reset cells take all B streams in one pass over R);
     linear_before_reset bool; clip f32 (0 = off); acts i64[2] (f, g codes),
-    alphas f32[2], betas f32[2].
+    alphas f32[2], betas f32[2].  With int8 column packs and the plain cell, every frame
+    and stream goes through :func:`_frame_q8c` instead (the same arithmetic per frame
+    whatever the chunk, so any chunking gives identical outputs).
     """
+    if _frames_q8c(x, wp, rp, wb, rb, h, y, linear_before_reset, clip, acts):
+        return
     n_t, n_b, n_h = x.shape[0], x.shape[1], h.shape[1]
     rzp, rhp = split_rows(rp, 2 * n_h, 3 * n_h)
     project_frames(x, wp, wb, xw)

@@ -18,11 +18,13 @@ applied to the cell before ``h``, matching onnxruntime).
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import overload
 
 from . import kernel
 from .activations import RELU, SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
 from .fixedpoint import mbqm_double, rdbpot, sat8, sat16, wrap16
-from .linalg import matvec_add, qmatmul
+from .linalg import _pack_kind, matvec_add, qmatmul
+from .quantcols import q8c_products, q8c_quantized, q8c_value
 from .recur import project_frames, recurrent_add
 
 _ONE = np.float32(1.0)
@@ -120,6 +122,64 @@ def _project(hs, projp, bproj, proj_clip, h):
 
 
 @kernel
+def _frame_q8c(x, wp, rp, b, c, h):
+    """One frame of one stream of the plain cell (:func:`_cell_plain`, no projection) on
+    int8 column packs: x f32[I] and h f32[H] (in/out) each quantized once, the two
+    products into the packs' accumulators, then their scaling, the bias and the cell in
+    one loop; c f32[H] (in/out)."""
+    n = c.shape[0]
+    x32, sx = q8c_quantized(x, wp)
+    h32, sh = q8c_quantized(h, rp)
+    ax, ah = wp[5], rp[5]
+    q8c_products(x32, wp[0], wp[1], ax)
+    q8c_products(h32, rp[0], rp[1], ah)
+    # gate slices indexed by j alone: contiguous loads (k * n + j would make LLVM gather)
+    xi, xf, xc, xo = ax[:n], ax[n : 2 * n], ax[2 * n : 3 * n], ax[3 * n : 4 * n]
+    hi, hf, hc, ho = ah[:n], ah[n : 2 * n], ah[2 * n : 3 * n], ah[3 * n : 4 * n]
+    wx, wh = wp[2], rp[2]
+    wxi, wxf, wxc, wxo = wx[:n], wx[n : 2 * n], wx[2 * n : 3 * n], wx[3 * n : 4 * n]
+    whi, whf, whc, who = wh[:n], wh[n : 2 * n], wh[2 * n : 3 * n], wh[3 * n : 4 * n]
+    has_b = b.shape[0] > 0
+    bi, bf, bc, bo = (b[:n], b[n : 2 * n], b[2 * n : 3 * n], b[3 * n :]) if has_b \
+        else (b, b, b, b)
+    for j in range(n):
+        gi = q8c_value(xi, sx, wxi, j) + q8c_value(hi, sh, whi, j)
+        gf = q8c_value(xf, sx, wxf, j) + q8c_value(hf, sh, whf, j)
+        gc = q8c_value(xc, sx, wxc, j) + q8c_value(hc, sh, whc, j)
+        go = q8c_value(xo, sx, wxo, j) + q8c_value(ho, sh, who, j)
+        if has_b:
+            gi += bi[j]
+            gf += bf[j]
+            gc += bc[j]
+            go += bo[j]
+        cn = sigmoid_fast(gf) * c[j] + sigmoid_fast(gi) * tanh_fast(gc)
+        c[j] = cn
+        h[j] = sigmoid_fast(go) * tanh_fast(cn)
+
+
+def _frames_q8c(x, wp, rp, b, h, c, y, plain):
+    """The chunk frame by frame through :func:`_frame_q8c` where it applies (int8 column
+    packs, ``plain``: the plain cell without projection); False (nothing done) elsewhere."""
+
+
+@overload(_frames_q8c)
+def _frames_q8c_impl(x, wp, rp, b, h, c, y, plain):
+    if _pack_kind(wp) != "q8c" or _pack_kind(rp) != "q8c":
+        return lambda x, wp, rp, b, h, c, y, plain: False
+
+    def impl(x, wp, rp, b, h, c, y, plain):
+        if not plain:
+            return False
+        for t in range(x.shape[0]):
+            for s in range(x.shape[1]):
+                _frame_q8c(x[t, s], wp, rp, b, c[s], h[s])
+            y[t] = h
+        return True
+
+    return impl
+
+
+@kernel
 def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
              clip, cell_clip, proj_clip, input_forget, acts, alphas, betas):
     """Run T frames of B streams through one LSTM layer, updating h and c in place.
@@ -130,13 +190,17 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
     y f32[T, B, Hr] <- h after each frame; scratch xw f32[T, B, 4H], hs f32[H];
     clip, cell_clip, proj_clip f32 (0 = off); input_forget bool;
     acts i64[3] (f, g, h codes), alphas f32[3], betas f32[3].  Hr = P if wproj else H.
+    With int8 column packs, the plain cell and no projection, every frame and stream goes
+    through :func:`_frame_q8c` instead.
     """
     n_t, n_b = x.shape[0], x.shape[1]
-    project_frames(x, wp, b, xw)
     plain = (acts[0] == SIGMOID and acts[1] == TANH and acts[2] == TANH
              and p.shape[0] == 0 and not clip > _ZERO and not cell_clip > _ZERO
              and not input_forget)
     has_proj = projp[0].shape[0] > 0
+    if _frames_q8c(x, wp, rp, b, h, c, y, plain and not has_proj):
+        return
+    project_frames(x, wp, b, xw)
     for t in range(n_t):
         recurrent_add(h, rp, xw[t])
         for s in range(n_b):
