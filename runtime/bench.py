@@ -200,6 +200,8 @@ def measure(model_path: str, vs: str = "", *, calls: int = 2000, repeats: int = 
                  check_peers(model, peers, tol) if peers else {}}
     frames = frames_for(model, 320)
     s = model.stream()
+    s.step(frames[0])  # the first frame builds the step (and its C entry, edgernn.cstep)
+    s.reset()
     contenders = {"edgernn step": (s.step, list(frames), 1)}
     for c in CHUNKS:
         r = model.stream()

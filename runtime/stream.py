@@ -28,6 +28,7 @@ class Stream(StreamBase):
     """Hidden state carried across frames; see :meth:`step` and :meth:`run`."""
 
     def __init__(self, plan: Plan, batch: int | None = None) -> None:
+        self._count = np.zeros(1, np.int64)  # frames the C entry stepped (edgernn.cstep)
         super().__init__(plan, batch)
         self._state = plan.new_state(self._B)
         self._programs: dict[int, Program] = {}
@@ -48,7 +49,31 @@ class Stream(StreamBase):
                 out = self._out_shape(self._out[0])
                 entry = fs.entry(len(shape), np.empty(out, y.dtype))
                 self._fast = (shape, out, y.dtype, entry, fs.p, fs.step)
+                self._enter_from_c(fs, shape, out, y.dtype)
         return fs
+
+    def _enter_from_c(self, fs: FusedStep, shape: tuple, out: tuple, dtype: np.dtype) -> None:
+        """Make ``self.step`` the C entry of :mod:`edgernn.cstep` where it can be built:
+        it steps plain float32 frames itself and passes every other call to the
+        :meth:`step` method (an instance attribute, found before the method)."""
+        from . import cstep
+
+        if cstep.module() is None:
+            return
+        c = cstep.stepper(fs.c_address(dtype), fs.p, self._count, shape, out, dtype,
+                          Stream.step.__get__(self))
+        if c is not None:
+            self.step = c
+
+    @property
+    def _frames(self) -> int:
+        """Frames consumed: the Python paths' count plus the C entry's."""
+        return self._nf + int(self._count[0])
+
+    @_frames.setter
+    def _frames(self, value: int) -> None:
+        self._nf = value
+        self._count[0] = 0
 
     def reset(self) -> None:
         """Back to the initial state (zeros, or the model's initial state)."""
@@ -83,7 +108,7 @@ class Stream(StreamBase):
             if n < 0:
                 raise InputError("the frame contains NaN or Inf; the stream state is "
                                  "unchanged, drop or repair the frame")
-            self._frames += 1
+            self._nf += 1
             return y if n else None
         return self._step(frame, out, inputs)
 

@@ -4,12 +4,13 @@
 # Makes (or reuses) a virtual environment in .venv, installs edgernn with its
 # [dev] extra (onnx, onnxruntime, ai-edge-litert, torch CPU, pytest, hypothesis,
 # ruff), checks style with ruff, then runs pytest.  The system packages the
-# audio tests use (libportaudio2, alsa-utils, espeak-ng, sox) come from apt: as
-# root or with password-less sudo it installs them, otherwise it names them.
+# audio tests use (libportaudio2, alsa-utils, espeak-ng, sox) and the C step entry
+# needs (gcc, python3-dev: edgernn.cstep) come from apt: as root or with password-less
+# sudo it installs them, otherwise it names them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="libportaudio2 alsa-utils espeak-ng sox"
+APT_PACKAGES="libportaudio2 alsa-utils espeak-ng sox gcc python3-dev"
 if command -v apt-get >/dev/null; then
     missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
     if [ -n "$missing" ]; then
@@ -19,7 +20,7 @@ if command -v apt-get >/dev/null; then
             export DEBIAN_FRONTEND=noninteractive
             $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
         else
-            echo "note: missing apt packages (audio tests will skip): sudo apt-get install" $missing >&2
+            echo "note: missing apt packages (their tests will skip): sudo apt-get install" $missing >&2
         fi
     fi
 fi
