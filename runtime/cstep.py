@@ -21,6 +21,7 @@ import importlib.machinery
 import importlib.util
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -47,9 +48,22 @@ def _build_dir() -> Path:
     return cache_root() / "cstep" / key
 
 
+def _compiler() -> list[str] | None:
+    """The C compiler command, if it and Python's headers are here (two stat calls: a
+    machine without them pays nothing per process)."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    if not cc or shutil.which(cc[0]) is None:
+        return None
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return None
+    return cc
+
+
 def _compile(out: Path) -> None:
     """Compile ``_cstep.c`` into the extension module ``out`` (raises on failure)."""
-    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    cc = _compiler()
+    if cc is None:
+        raise FileNotFoundError("no C compiler or no Python headers (python3-dev)")
     includes = [sysconfig.get_paths()["include"], np.get_include()]
     tmp = out.with_name(f".{out.name}.{os.getpid()}")
     cmd = [*cc, "-O2", "-shared", "-fPIC", *(f"-I{i}" for i in includes), str(_SOURCE),
@@ -65,10 +79,17 @@ def module() -> Any | None:
         return None
     folder = _build_dir()
     path = folder / f"_cstep{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}"
+    failed = folder / "failed"  # a compiler that failed once is not retried per process
     try:
         if not path.exists():
+            if failed.exists():
+                return None
             folder.mkdir(parents=True, exist_ok=True)
-            _compile(path)
+            try:
+                _compile(path)
+            except subprocess.CalledProcessError as e:
+                failed.write_bytes(e.stderr or b"")
+                raise
         loader = importlib.machinery.ExtensionFileLoader("edgernn._cstep", str(path))
         spec = importlib.util.spec_from_file_location("edgernn._cstep", path, loader=loader)
         mod = importlib.util.module_from_spec(spec)
