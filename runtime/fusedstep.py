@@ -253,7 +253,7 @@ class FusedStep:
         mod = _module(src)
         self.dispatchers = (mod.run_ops, mod.step)
         self._run, self._step = direct(mod.run_ops), direct(mod.step)
-        self._step_c, self._cfunc = mod.step_c, None
+        self._mod = mod
 
     def run(self) -> int:
         """Run every op on the frame in the input buffers; return the output count (0/1)."""
@@ -272,14 +272,18 @@ class FusedStep:
     def c_address(self, out_dtype: np.dtype) -> int:
         """Address of :meth:`step` as a C function ``int64(int64 *p, float *frame,
         out_dtype *out)`` (a numba cfunc, compiled or loaded from the cache on first
-        use) for :mod:`edgernn.cstep`: float32 frames, outputs of ``out_dtype``."""
-        if self._cfunc is None:
+        use) for :mod:`edgernn.cstep`: float32 frames, outputs of ``out_dtype``.  One
+        cfunc per generated module and dtype serves every stream of that structure
+        (loading it from the cache takes ~5 ms)."""
+        cfuncs = self._mod.__dict__.setdefault("_cfuncs", {})
+        key = np.dtype(out_dtype).str
+        if key not in cfuncs:
             from numba import cfunc, from_dtype, types
 
             sig = types.int64(types.CPointer(types.int64), types.CPointer(types.float32),
                               types.CPointer(from_dtype(np.dtype(out_dtype))))
-            self._cfunc = cfunc(sig, cache=True)(self._step_c)
-        return self._cfunc.address
+            cfuncs[key] = cfunc(sig, cache=True)(self._mod.step_c)
+        return cfuncs[key].address
 
     def step(self, frame: np.ndarray, out: np.ndarray) -> int:
         """Load ``frame`` (float32/64, any strides) checked, run, copy the first output into
