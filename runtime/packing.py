@@ -7,8 +7,9 @@ once per plan and shared by every stream:
 * ``"f32"``: float32, 64-byte aligned (widened from f16, dequantized from q8/q4);
 * ``"i64"``: int64 (indices);
 * ``"raw"``: the stored array itself;
-* ``"f32cols"``: ``wt f32[K, Op]``, float32 W transposed, outputs padded with zeros to a
-  multiple of 16 (the column form of :mod:`edgernn.kernels.gemm`);
+* ``"f32cols"``: ``wt f32[P, K, W]``, float32 W transposed in panels of W = 64 outputs
+  (16 for at most 32), padded with zero outputs (the column form of
+  :mod:`edgernn.kernels.gemm`);
 * ``"q8rows"``: ``(wq i8[O, K], ws f32[O])``, symmetric int8 rows (dynamic-range int8);
 * ``"q8cols"``: ``(w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O])``, the same int8
   rows in the column form of :mod:`edgernn.kernels.dot` (quads of inputs adjacent,
@@ -59,12 +60,14 @@ def q8_rows(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def f32_cols(t: Tensor) -> np.ndarray:
-    """W (O, K) as float32 W.T (K, Op), Op = O rounded up to 16 (zeros)."""
+    """W (O, K) as float32 panels (P, K, W): panel p holds W[pW:(p+1)W].T, zero rows past O."""
     rows, cols = _matrix(t)
     w = convert(t, "f32").reshape(rows, cols)
-    out = np.zeros((cols, -(-rows // 16) * 16), np.float32)
-    out[:, :rows] = w.T
-    return aligned(out)
+    width = 64 if rows > 32 else 16
+    n_panels = -(-rows // width)
+    full = np.zeros((n_panels * width, cols), np.float32)
+    full[:rows] = w
+    return aligned(np.ascontiguousarray(full.reshape(n_panels, width, cols).transpose(0, 2, 1)))
 
 
 def q8_cols(t: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from edgernn.ir import Tensor
 from edgernn.kernels import dot
 from edgernn.kernels import kernel as jit_kernel
-from edgernn.kernels.gemm import xwt_cols
+from edgernn.kernels.gemm import matvec_cols, xwt_cols
 from edgernn.kernels.linalg import _xwt_q8
 from edgernn.kernels.quantcols import _q8c_row, _xwt_q8c
 from edgernn.packing import f32_cols, q8_cols, q8_rows
@@ -56,11 +56,32 @@ def test_f32_columns_match_float64(n, k, o, bias, acc, seed):
     x, y0 = rng.standard_normal((n, k)).astype(f32), rng.standard_normal((n, o)).astype(f32)
     b = rng.standard_normal(o).astype(f32) if bias else E1
     wt = f32_cols(Tensor.f32("w", w))
-    assert wt.shape == (k, -(-o // 16) * 16) and wt.ctypes.data % 64 == 0
+    width = 64 if o > 32 else 16
+    assert wt.shape == (-(-o // width), k, width) and wt.ctypes.data % 64 == 0
     y = y0.copy()
-    xwt_cols(x, wt, np.full((n, wt.shape[1]), np.nan, f32), b, y, acc)
+    xwt_cols(x, wt, np.full((n, wt.shape[0] * width), np.nan, f32), b, y, acc)
     want = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0) + (y0 if acc else 0)
     assert np.abs(y - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 140), o=st.integers(1, 200), seed=st.integers(0, 2**16))
+def test_f32_matvec_matches_float64_and_every_row_of_a_batch(k, o, seed):
+    """One stream's product (matvec_cols) against float64, and bit-equal to the same row in
+    a batch of 6 (4-row tiles + a lone row): batches and chunks of streams round alike."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((o, k)).astype(f32)
+    x, y0 = rng.standard_normal((6, k)).astype(f32), rng.standard_normal((6, o)).astype(f32)
+    wt = f32_cols(Tensor.f32("w", w))
+    acc = np.full((6, wt.shape[0] * wt.shape[2]), np.nan, f32)
+    batch = y0.copy()
+    xwt_cols(x, wt, acc, E1, batch, True)
+    for n in range(6):
+        out = y0[n].copy()
+        matvec_cols(wt, np.full(acc.shape[1], np.nan, f32), x[n], out)
+        want = w.astype(np.float64) @ x[n].astype(np.float64) + y0[n]
+        assert np.abs(out - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+        assert np.array_equal(out, batch[n])
 
 
 @settings(max_examples=25, deadline=None)

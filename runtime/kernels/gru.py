@@ -21,10 +21,11 @@ from numba.extending import overload
 from . import kernel
 from .activations import SIGMOID, TANH, sigmoid_fast, tanh_fast
 from .fixedpoint import mbqm_double, rdbpot, sat8, sat16
+from .gemm import panel_matvec, start_acc
 from .linalg import _pack_kind, matvec_add, qmatmul
 from .lstm import clip_inplace, gate_activation
 from .quantcols import q8c_products, q8c_quantized, q8c_value
-from .recur import project_frames, recurrent_add, split_rows
+from .recur import copy_frame, project_frames, recurrent_add, split_rows
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -46,10 +47,20 @@ def _cell_plain(g, rh, h):
     """Sigmoid/tanh, linear_before_reset, no clip: g f32[3H] = x W^T + wb, rh f32[3H] =
     h R^T + rb, h f32[H] (in/out).  The whole cell in one vectorized loop."""
     n = h.shape[0]
+    _cell_parts(g, rh[: 2 * n], rh[2 * n : 3 * n], h)
+
+
+@kernel
+def _cell_parts(g, rzr, rhh, h):
+    """:func:`_cell_plain` with h R^T + rb in two parts: rzr f32[>=2H] (z, r) and
+    rhh f32[>=H] (h).  Gate slices indexed by j alone: contiguous loads (n + j would
+    make LLVM gather)."""
+    n = h.shape[0]
+    gz, gr, gn, hz, hr = g[:n], g[n : 2 * n], g[2 * n : 3 * n], rzr[:n], rzr[n : 2 * n]
     for j in range(n):
-        z = sigmoid_fast(g[j] + rh[j])
-        r = sigmoid_fast(g[n + j] + rh[n + j])
-        hh = tanh_fast(g[2 * n + j] + r * rh[2 * n + j])
+        z = sigmoid_fast(gz[j] + hz[j])
+        r = sigmoid_fast(gr[j] + hr[j])
+        hh = tanh_fast(gn[j] + r * rhh[j])
         h[j] = (_ONE - z) * hh + z * h[j]
 
 
@@ -59,10 +70,8 @@ def _step(g, rh, rzp, rhp, rb, h, linear_before_reset, clip, acts, alphas, betas
     rh f32[3H] scratch; rzp, rhp pack the rows of R (3H, H) for z, r (2H) and h (H);
     rb f32[3H]|[0]; h f32[H] (in/out)."""
     n = h.shape[0]
-    if rb.shape[0] > 0:
-        rh[:] = rb
-    else:
-        rh[:] = _ZERO
+    for j in range(3 * n):  # loops: numba's slice assignment costs ~0.1 µs
+        rh[j] = rb[j] if rb.shape[0] > 0 else _ZERO
     gh = g[2 * n :]
     matvec_add(rzp, h, rh[: 2 * n])
     if linear_before_reset and acts[0] == SIGMOID and acts[1] == TANH and not clip > _ZERO:
@@ -124,6 +133,32 @@ def _batched_impl(g, rh, rzp, rhp, rb, h, lbr, clip, acts):
     return impl
 
 
+def _frame_f32(g, rzp, rhp, rb, h):
+    """One frame of one stream of the plain cell on float32 panels (g f32[3H] = x W^T +
+    wb, h f32[H] in/out): the recurrent products straight into the packs' accumulators,
+    started from rb, then the cell reading them in one loop (no scratch copies); False
+    (nothing done) for other packs.  Rounds as :func:`_step`: the same sums, in order."""
+
+
+@overload(_frame_f32)
+def _frame_f32_impl(g, rzp, rhp, rb, h):
+    if _pack_kind(rzp) != "f32c" or _pack_kind(rhp) != "f32c":
+        return lambda g, rzp, rhp, rb, h: False
+
+    def impl(g, rzp, rhp, rb, h):
+        n = h.shape[0]
+        az, ah = rzp[1][0], rhp[1][0]
+        has_rb = rb.shape[0] > 0
+        start_acc(az, rb[: 2 * n] if has_rb else rb, 2 * n)
+        start_acc(ah, rb[2 * n :] if has_rb else rb, n)
+        panel_matvec(rzp[0], az, h)
+        panel_matvec(rhp[0], ah, h)
+        _cell_parts(g, az, ah, h)
+        return True
+
+    return impl
+
+
 @kernel
 def _frame_q8c(x, wp, rzp, rhp, wb, rb, h):
     """One frame of one stream of the plain cell (sigmoid/tanh, linear_before_reset, no
@@ -180,7 +215,7 @@ def _frames_q8c_impl(x, wp, rp, wb, rb, h, y, lbr, clip, acts):
         for t in range(x.shape[0]):
             for s in range(x.shape[1]):
                 _frame_q8c(x[t, s], wp, rp[0], rp[1], wb, rb, h[s])
-            y[t] = h
+            copy_frame(h, y[t])
         return True
 
     return impl
@@ -205,13 +240,15 @@ def gru_seq(x, wp, rp, wb, rb, h, y, xw, rh, linear_before_reset, clip, acts, al
         return
     n_t, n_b, n_h = x.shape[0], x.shape[1], h.shape[1]
     rzp, rhp = split_rows(rp, 2 * n_h, 3 * n_h)
+    plain = linear_before_reset and acts[0] == SIGMOID and acts[1] == TANH and not clip > _ZERO
     project_frames(x, wp, wb, xw)
     for t in range(n_t):
         if not _batched(xw[t], rh, rzp, rhp, rb, h, linear_before_reset, clip, acts):
             for s in range(n_b):
-                _step(xw[t, s], _row(rh, s), rzp, rhp, rb, h[s], linear_before_reset, clip,
-                      acts, alphas, betas)
-        y[t] = h
+                if not (plain and _frame_f32(xw[t, s], rzp, rhp, rb, h[s])):
+                    _step(xw[t, s], _row(rh, s), rzp, rhp, rb, h[s], linear_before_reset,
+                          clip, acts, alphas, betas)
+        copy_frame(h, y[t])
 
 
 @kernel
@@ -275,4 +312,4 @@ def gru_seq_i8(x, w, r, bx, bh, qx, qh, prm, tabs, h, y, xw, hw, rh, acc):
         qmatmul(h, r, bh, qh, np.int64(0), lo, hi, hw, False, False, acc)
         for s in range(n_b):
             _qgru_step(xw[t, s], hw[s], h[s], prm, tabs, rh, r, bh, qh, acc)
-        y[t] = h
+        copy_frame(h, y[t])

@@ -16,7 +16,7 @@ from numba.extending import overload
 
 from . import kernel
 from .fixedpoint import mbqm, mbqm_double
-from .gemm import xwt_cols
+from .gemm import matvec_cols, xwt_cols
 from .quantcols import _q8c_row, _xwt_q8c, quantize_row, quantize_rows  # noqa: F401
 
 _ZERO = np.float32(0.0)
@@ -235,6 +235,8 @@ def matvec_add(wp, v, out):
 def _matvec_add(wp, v, out):
     if _pack_kind(wp) == "f32":
         return lambda wp, v, out: gemv_add(wp[0], v, out)
+    if _pack_kind(wp) == "f32c":
+        return lambda wp, v, out: matvec_cols(wp[0], wp[1][0], v, out)
     if _pack_kind(wp) == "q8c":  # no reshape: numba's reshape is a C call (~0.1 µs)
         return lambda wp, v, out: _q8c_row(v, wp[0], wp[1], wp[2], wp[3][0], wp[5], out[:0],
                                            out, True)

@@ -23,9 +23,10 @@ from numba.extending import overload
 from . import kernel
 from .activations import RELU, SIGMOID, TANH, apply_activation, sigmoid_fast, tanh_fast
 from .fixedpoint import mbqm_double, rdbpot, sat8, sat16, wrap16
+from .gemm import panel_matvec, start_acc
 from .linalg import _pack_kind, matvec_add, qmatmul
 from .quantcols import q8c_products, q8c_quantized, q8c_value
-from .recur import project_frames, recurrent_add
+from .recur import copy_frame, project_frames, recurrent_add
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -64,14 +65,34 @@ def _cell_plain(g, c, out):
     """Sigmoid/tanh/tanh cell, no peephole/clip: g f32[4H] pre-activations, c f32[H] (in/out),
     out f32[H] <- o * tanh(c).  One fused, vectorized loop."""
     n = c.shape[0]
+    # gate slices indexed by j alone: contiguous loads (n + j would make LLVM gather)
+    gi, gf, gc, go = g[:n], g[n : 2 * n], g[2 * n : 3 * n], g[3 * n : 4 * n]
     for j in range(n):
-        i = sigmoid_fast(g[j])
-        f = sigmoid_fast(g[n + j])
-        cc = tanh_fast(g[2 * n + j])
-        o = sigmoid_fast(g[3 * n + j])
-        cn = f * c[j] + i * cc
+        cn = sigmoid_fast(gf[j]) * c[j] + sigmoid_fast(gi[j]) * tanh_fast(gc[j])
         c[j] = cn
-        out[j] = o * tanh_fast(cn)
+        out[j] = sigmoid_fast(go[j]) * tanh_fast(cn)
+
+
+def _frame_f32(g, rp, c, h):
+    """One frame of one stream of the plain cell without projection on float32 panels:
+    the recurrent products into the pack's accumulator started from g f32[4H] (x W^T +
+    b), then the cell reading it (:func:`_cell_plain`; no copy back into g); False
+    (nothing done) for other packs.  The same sums as recurrent_add + _cell_plain."""
+
+
+@overload(_frame_f32)
+def _frame_f32_impl(g, rp, c, h):
+    if _pack_kind(rp) != "f32c":
+        return lambda g, rp, c, h: False
+
+    def impl(g, rp, c, h):
+        acc = rp[1][0]
+        start_acc(acc, g, g.shape[0])
+        panel_matvec(rp[0], acc, h)
+        _cell_plain(acc, c, h)
+        return True
+
+    return impl
 
 
 @kernel
@@ -173,7 +194,7 @@ def _frames_q8c_impl(x, wp, rp, b, h, c, y, plain):
         for t in range(x.shape[0]):
             for s in range(x.shape[1]):
                 _frame_q8c(x[t, s], wp, rp, b, c[s], h[s])
-            y[t] = h
+            copy_frame(h, y[t])
         return True
 
     return impl
@@ -202,6 +223,9 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
         return
     project_frames(x, wp, b, xw)
     for t in range(n_t):
+        if n_b == 1 and plain and not has_proj and _frame_f32(xw[t, 0], rp, c[0], h[0]):
+            copy_frame(h, y[t])
+            continue
         recurrent_add(h, rp, xw[t])
         for s in range(n_b):
             out = hs if has_proj else h[s]
@@ -212,7 +236,7 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
                               acts, alphas, betas)
             if has_proj:
                 _project(hs, projp, bproj, proj_clip, h[s])
-        y[t] = h
+        copy_frame(h, y[t])
 
 
 @kernel
@@ -289,4 +313,4 @@ def lstm_seq_i8(x, w, r, bx, bh, qx, qh, p, qp, wp, bp, qj, prm, tabs, h, c, y, 
                 if prm[7] > 0:
                     for k in range(h.shape[1]):
                         h[s, k] = max(min(h[s, k], prm[7]), -prm[7])
-        y[t] = h
+        copy_frame(h, y[t])

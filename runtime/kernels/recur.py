@@ -32,7 +32,7 @@ def recurrent_add(h, wp, g):
 
 @overload(recurrent_add)
 def _recurrent_add(h, wp, g):
-    if _pack_kind(wp) not in ("f32", "q8c"):  # no one-row form (and g may be strided)
+    if _pack_kind(wp) not in ("f32", "f32c", "q8c"):  # no one-row form (g may be strided)
         return lambda h, wp, g: project(h, wp, g[0, :0], g, True)
 
     def impl(h, wp, g):
@@ -57,3 +57,12 @@ def _split_rows(wp, at, stop):
     if _pack_kind(wp) in ("f32", "q8", "q4"):
         return lambda wp, at, stop: (pack_rows(wp, 0, at), pack_rows(wp, at, stop))
     return None
+
+
+@kernel
+def copy_frame(h, y):
+    """y[s, j] = h[s, j] (one frame of the output from the state, any dtype): a loop, as
+    numba's slice assignment checks for overlap and costs ~30-100 ns per call."""
+    for s in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            y[s, j] = h[s, j]

@@ -14,7 +14,7 @@ from . import kernel
 from .fixedpoint import mbqm_double, sat8
 from .linalg import qmatmul
 from .lstm import clip_inplace, gate_activation
-from .recur import project_frames, recurrent_add
+from .recur import copy_frame, project_frames, recurrent_add
 
 _ZERO = np.float32(0.0)
 
@@ -38,8 +38,8 @@ def rnn_seq(x, wp, rp, b, h, y, xw, clip, act, alpha, beta):
             if clip > _ZERO:
                 clip_inplace(gs, clip)
             gate_activation(gs, act, alpha, beta)
-        h[:] = g
-        y[t] = h
+        copy_frame(g, h)
+        copy_frame(h, y[t])
 
 
 @kernel
@@ -74,4 +74,4 @@ def rnn_seq_i8(x, w, r, bx, bh, qx, qh, prm, tabs, h, y, xw, acc):
                 if clip > 0:
                     a = max(min(a, clip), -clip)
                 h[s, j] = sat8(mbqm_double(tab[a + 32768], m_out, s_out) + zp)
-        y[t] = h
+        copy_frame(h, y[t])

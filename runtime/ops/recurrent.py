@@ -92,7 +92,7 @@ def _acts(op: Op) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _packs(op: Op, ctx: Context, x: np.ndarray, *roles: str) -> list[tuple]:
     """Packed W (rows: every frame of a chunk) and the recurrent weights (rows: B)."""
-    return [pack(ctx, op, "W", x.shape[0] * ctx.B)] + [pack(ctx, op, r, ctx.B, recurrent=True)
+    return [pack(ctx, op, "W", x.shape[0] * ctx.B)] + [pack(ctx, op, r, ctx.B)
                                                          for r in roles]
 
 
@@ -117,7 +117,7 @@ def bind_gru(op: Op, ctx: Context):
     x, y = ctx.value(op.inputs[0]), ctx.output(op)
     rows = ctx.shape(op.inputs[1])[0]
     w = pack(ctx, op, "W", x.shape[0] * ctx.B)
-    rz, rh_ = (pack(ctx, op, "R", ctx.B, part, recurrent=True)
+    rz, rh_ = (pack(ctx, op, "R", ctx.B, part)
                for part in ((0, rows * 2 // 3), (rows * 2 // 3, rows)))
     wb, rb = ctx.const(op, "WB", EMPTY1).reshape(-1), ctx.const(op, "RB", EMPTY1).reshape(-1)
     h = ctx.state_of(op, "h")

@@ -142,7 +142,7 @@ CASES: list[AsmCase] = [
                (F32_1D, types.int8[:, :, :, ::1], I64_1D, F32_1D, I8_1D, I32_1D, F32_1D,
                 F32_1D, types.boolean), a72=WIDENING_RT, a76=(SDOT,)),
     *both_cpus("f32 column gemm (runtime)", "edgernn.kernels.gemm:xwt_cols",
-               (F32_2D, F32_2D, F32_2D, F32_1D, F32_2D, types.boolean),
+               (F32_2D, types.float32[:, :, ::1], F32_2D, F32_1D, F32_2D, types.boolean),
                a72=(FMLA_4S,), a76=(FMLA_4S,)),
     # one jitted call per step, kernels compiled in (int8 LSTM + fp32 Dense)
     *both_cpus("fused step int8 LSTM + f32 Dense", "asm_cases:fused_lstm_step",
