@@ -17,6 +17,11 @@ interleaved loops, thread CPU time so that other processes' time slices do not c
 
 ``driver - compute`` is what the driver adds (rebuilding array views from its tables,
 the indirect calls); ``step - driver`` is Python and the one dispatch.
+
+``weights KB`` is what one step reads of the model's constants, and ``read floor`` the
+time a jitted loop takes just to sum that many bytes (a buffer of that size, warm in
+the caches, as the weights are): a streamed step of one stream uses every weight
+once, so it cannot take less than that.
 """
 
 from __future__ import annotations
@@ -67,6 +72,29 @@ def compute_us(kern, args: tuple, n: int = 300, repeats: int = 60) -> float:
     return best
 
 
+@numba.njit(fastmath=True)
+def _read(count, a):
+    total = np.float32(0.0)
+    for _ in range(count):
+        s = np.float32(0.0)
+        for i in range(a.shape[0]):
+            s += a[i]
+        total += s
+    return total
+
+
+def read_floor_us(nbytes: int, n: int = 300, repeats: int = 30) -> float:
+    """µs to read ``nbytes`` (float32, warm in the caches) once: the memory floor."""
+    a = np.ones(max(1, nbytes // 4), np.float32)
+    _read(2, a)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        _read(n, a)
+        best = min(best, (time.thread_time_ns() - t0) / n / 1e3)
+    return best
+
+
 def profile(spec: common.Spec, iters: int, repeats: int = 9,
             scheme: str | None = None) -> tuple[dict, list]:
     """(summary {part: µs}, per-op rows [(op, number of kernel calls, compute µs)]) of
@@ -90,9 +118,11 @@ def profile(spec: common.Spec, iters: int, repeats: int = 9,
     driver = compute_us(fs.dispatchers[0], (fs.p,))
     step, old = best_us([lambda: s.step(frame), lambda: per_op.step(frame)], iters, repeats)
     compute = sum(r[2] for r in rows)
+    nbytes = sum(np.asarray(t.data).nbytes for t in model.graph.consts.values())
     summary = {"Stream.step": step, "per-op step": old, "driver": driver,
                "kernel compute": compute, "driver overhead": driver - compute,
-               "Python + dispatch": step - driver, "overhead": step - compute}
+               "Python + dispatch": step - driver, "overhead": step - compute,
+               "weights KB": nbytes / 1024, "read floor": read_floor_us(nbytes)}
     return summary, rows
 
 
@@ -117,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     detail = ["| model | op | kernel calls | compute (in-jit loop) |", "|---|---|---:|---:|"]
     for name, (summ, rows) in results.items():
         title = common.SPECS[name].title
-        summary.append(f"| {title} | " + " | ".join(f"{summ[c]:.2f}" for c in cols)
+        summary.append(f"| {title} | " + " | ".join(
+            f"{summ[c]:.0f}" if c == "weights KB" else f"{summ[c]:.2f}" for c in cols)
                        + f" | {summ['overhead'] / summ['Stream.step']:.0%} |")
         for i, (op, n_calls, comp) in enumerate(rows):
             detail.append(f"| {title if i == 0 else ''} | {op} | {n_calls} | {comp:.2f} |")
@@ -127,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         "\n".join(summary),
         "Stream.step = the fused step; per-op step = one compiled call per op "
         "(EDGERNN_FUSED=0); driver = the fused run_ops from a jitted loop; kernel compute = "
-        "every op's kernels from jitted loops; overhead = step − compute. Thread CPU time, "
-        "best of interleaved loops.",
+        "every op's kernels from jitted loops; overhead = step − compute; read floor = "
+        "summing the weights' bytes once from a jitted loop (a step of one stream reads "
+        "every weight once). Thread CPU time, best of interleaved loops.",
         "\n".join(detail)])
     print(md)
     if not (args.no_write or args.quick or args.quantize):

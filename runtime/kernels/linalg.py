@@ -180,8 +180,9 @@ def _xwt_q4(x, wq, gs, xq, sx, b, y, accumulate):
 
 
 # --- packed weights: one call for every storage type --------------------------------------
-# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights and
-# one row;  (wt f32[K, Op], acc f32[N, Op])  for float weights and many rows (:mod:`.gemm`);
+# A packed weight is a tuple the binder builds once:  (w f32[O, K],)  for float weights of
+# at most 32 outputs (the row form);  (wt f32[P, K, W], acc f32[N, P*W])  for larger float
+# weights (panels, :mod:`.gemm`);
 # (w i8[NB, Kq, 16T, 4], wsum i32[NB*16T], ws f32[O], xq i8[N, 4Kq], sx f32[N], acc i32[NB*16T])
 # for int8 weights in the column form (:mod:`.dot`);
 # (wq i8[O, K], ws f32[O], xq i8[N, K], sx f32[N])  for int8 rows (the row form);
