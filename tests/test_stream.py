@@ -231,3 +231,33 @@ def test_step_out_parameter_writes_in_place(lstm2):
     r = s.step(np.ones(12, np.float32), out=out)
     assert r is out
     np.testing.assert_array_equal(out, model.stream().step(np.ones(12, np.float32)))
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_float_steps_chunks_and_batches_agree_bit_for_bit(kind):
+    """The plain float32 cells with every weight in panels (40 units: 80+ gate rows) take
+    three paths: a step (projection and recurrence in one accumulator), a chunk (the
+    chunk's projection first) and a batch of streams (many rows per tile).  They must
+    agree exactly, and with the float64 reference backend."""
+    rng = np.random.default_rng(11)
+    r = lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    b = GraphBuilder()
+    x = b.input("x", (12,))
+    if kind == "gru":
+        h = b.gru(x, r(120, 12), r(120, 40), r(120), r(120), linear_before_reset=True)
+    else:
+        h = b.lstm(x, r(160, 12), r(160, 40), r(160))
+    b.output(b.dense(h, r(5, 40), r(5)), "y")
+    model = edgernn.Model(b.build())
+    x = rng.standard_normal((30, 3, 12)).astype(np.float32)
+    whole = model.stream().run(x[:, 0])
+    s = model.stream()
+    np.testing.assert_array_equal(np.stack([s.step(f) for f in x[:, 0]]), whole)
+    s = model.stream()
+    np.testing.assert_array_equal(np.concatenate([s.run(c) for c in np.split(x[:, 0], [7, 20])]),
+                                  whole)
+    batch = model.streams(3).run(x)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[:, i], model.stream().run(x[:, i]))
+    ref = model.stream(backend="reference").run(x[:, 0])
+    assert np.abs(whole - ref).max() <= 1e-5

@@ -132,8 +132,9 @@ def _panel_products(x, wt, acc):
     """acc[n, :P*W] += x[n] @ W.T for every row n: x f32[N, K], wt f32[P, K, W] panels,
     acc f32[N, P*W], all C-contiguous.  Panel by panel (K*W floats, in L1 while every
     row passes it): 4 rows share each weight load (:func:`fma_panel4`); a lone row
-    takes a whole panel (4 tiles: 4 independent FMA chains).  Every output is one FMA chain over k in
-    order, whatever the number of rows, so any grouping of rows rounds the same."""
+    takes a whole panel (4 tiles: 4 independent FMA chains).  Every output is one FMA
+    chain over k in order, whatever the number of rows, so any grouping of rows rounds
+    the same."""
     n_rows = x.shape[0]
     n_panels, width = wt.shape[0], wt.shape[2]
     n4 = n_rows - n_rows % 4

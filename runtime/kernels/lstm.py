@@ -95,6 +95,29 @@ def _frame_f32_impl(g, rp, c, h):
     return impl
 
 
+def _one_frame_f32(x, wp, rp, b, c, h):
+    """A chunk of one frame of one stream (a streamed step) of the plain cell without
+    projection on float32 panels: x f32[I]'s and h's products into R's pack accumulator,
+    started from b, then the cell; False (nothing done) for other packs.  The same sums
+    in the same order as the chunk path (x W^T + b into xw, then _frame_f32)."""
+
+
+@overload(_one_frame_f32)
+def _one_frame_f32_impl(x, wp, rp, b, c, h):
+    if _pack_kind(wp) != "f32c" or _pack_kind(rp) != "f32c":
+        return lambda x, wp, rp, b, c, h: False
+
+    def impl(x, wp, rp, b, c, h):
+        acc = rp[1][0]
+        start_acc(acc, b, 4 * c.shape[0])
+        panel_matvec(wp[0], acc, x)
+        panel_matvec(rp[0], acc, h)
+        _cell_plain(acc, c, h)
+        return True
+
+    return impl
+
+
 @kernel
 def _cell_general(g, c, out, p, clip, cell_clip, input_forget, acts, alphas, betas):
     """Any activations, peepholes p f32[3H] or f32[0], clip, cell_clip, input_forget.
@@ -220,6 +243,10 @@ def lstm_seq(x, wp, rp, b, p, projp, bproj, h, c, y, xw, hs,
              and not input_forget)
     has_proj = projp[0].shape[0] > 0
     if _frames_q8c(x, wp, rp, b, h, c, y, plain and not has_proj):
+        return
+    if n_t == 1 and n_b == 1 and plain and not has_proj and \
+            _one_frame_f32(x[0, 0], wp, rp, b, c[0], h[0]):
+        copy_frame(h, y[0])
         return
     project_frames(x, wp, b, xw)
     for t in range(n_t):
