@@ -119,10 +119,12 @@ def pack(ctx: Context, op: Op, role: str, n_rows: int,
     name = ctx.name(op, role)
     if not name:
         return (EMPTY2,)
-    dtype = ctx.plan.graph.consts[name].dtype
+    t = ctx.plan.graph.consts[name]
+    dtype = t.dtype
     if dtype not in ("q8", "q4"):
-        w = ctx.plan.const(name, rows=rows)
-        if w.shape[0] <= SMALL_ROWS:
+        n_out = rows[1] - rows[0] if rows else t.shape[0]
+        if n_out <= SMALL_ROWS:  # decided on the shape: no float32 copy made for panels
+            w = ctx.plan.const(name, rows=rows)
             return (w.reshape(w.shape[0], -1),)
         wt = ctx.plan.const(name, "f32cols", rows)
         return (wt, np.zeros((n_rows, wt.shape[0] * wt.shape[2]), F32))

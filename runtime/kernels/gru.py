@@ -70,8 +70,7 @@ def _step(g, rh, rzp, rhp, rb, h, linear_before_reset, clip, acts, alphas, betas
     rh f32[3H] scratch; rzp, rhp pack the rows of R (3H, H) for z, r (2H) and h (H);
     rb f32[3H]|[0]; h f32[H] (in/out)."""
     n = h.shape[0]
-    for j in range(3 * n):  # loops: numba's slice assignment costs ~0.1 µs
-        rh[j] = rb[j] if rb.shape[0] > 0 else _ZERO
+    start_acc(rh, rb, 3 * n)  # not rh[:] = rb: numba's slice assignment costs ~0.1 µs
     gh = g[2 * n :]
     matvec_add(rzp, h, rh[: 2 * n])
     if linear_before_reset and acts[0] == SIGMOID and acts[1] == TANH and not clip > _ZERO:
@@ -148,9 +147,8 @@ def _frame_f32_impl(g, rzp, rhp, rb, h):
     def impl(g, rzp, rhp, rb, h):
         n = h.shape[0]
         az, ah = rzp[1][0], rhp[1][0]
-        has_rb = rb.shape[0] > 0
-        start_acc(az, rb[: 2 * n] if has_rb else rb, 2 * n)
-        start_acc(ah, rb[2 * n :] if has_rb else rb, n)
+        start_acc(az, rb[: 2 * n], 2 * n)  # an empty rb slices to empty: zeros
+        start_acc(ah, rb[2 * n :], n)
         panel_matvec(rzp[0], az, h)
         panel_matvec(rhp[0], ah, h)
         _cell_parts(g, az, ah, h)
